@@ -64,6 +64,10 @@ class ToolSpec(BaseModel):
     bfcl_doc: dict[str, Any]
     positional_order: tuple[str, ...] = ()
 
+    def __hash__(self) -> int:
+        # Hash on identity fields only (dict fields are unhashable); equality stays full.
+        return hash((self.class_name, self.name))
+
     @property
     def key(self) -> str:
         """Catalog-wide unique key `Class.name`."""
@@ -144,6 +148,9 @@ def normalize_schema(schema: Any, where: str) -> dict[str, Any]:
         out["required"] = list(required)
     if "items" in schema:
         out["items"] = normalize_schema(schema["items"], f"{where}.items")
+    if out.get("type") == "array" and "enum" in out and "enum" not in schema:
+        # BFCL states the allowed items of a list in the list's description.
+        out.setdefault("items", {})["enum"] = out.pop("enum")
     return out
 
 

@@ -1,0 +1,35 @@
+# Two commands do all set-up on a fresh machine (Python 3.11 + pip):
+#   make run    materialize the whole pipeline on the offline default and write the outputs
+#   make test   run the test suite
+# and `make ui` opens the Dagster UI on http://127.0.0.1:3000.
+
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := python3 -m uv
+endif
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+export GX_ANALYTICS_ENABLED := false
+
+.PHONY: setup run test ui bench lint
+
+setup:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
+		|| python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --frozen
+
+run: setup
+	$(UV) run python -m funreason_assets.cli run
+
+test: setup
+	$(UV) run pytest -q -n 2
+
+ui: setup
+	$(UV) run dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+bench: setup
+	$(UV) run python benchmarks/run_all.py
+
+lint: setup
+	$(UV) run ruff check funreason_assets funreason_assets_tests benchmarks

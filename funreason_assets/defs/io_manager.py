@@ -1,0 +1,127 @@
+"""One IO manager for every asset: records as Parquet, documents as JSON, under one base path."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel
+
+from funreason_assets.lib.settings import resolve
+
+_RECORD_CLASS = b"funreason.record_class"
+_JSON_COLUMNS = b"funreason.json_columns"
+
+
+def _records_to_table(records: list[BaseModel]) -> pa.Table:
+    record_class = type(records[0]) if records else None
+    rows = [record.model_dump(mode="json") for record in records]
+    fields = list(record_class.model_fields) if record_class else []
+    json_columns = sorted(
+        {name for row in rows for name, value in row.items() if isinstance(value, dict | list)}
+    )
+    columns: dict[str, list[Any]] = {name: [] for name in fields}
+    for row in rows:
+        for name in fields:
+            value = row.get(name)
+            columns[name].append(
+                json.dumps(value, sort_keys=True) if name in json_columns else value
+            )
+    table = pa.table(columns) if fields else pa.table({})
+    metadata = {
+        _RECORD_CLASS: (
+            f"{record_class.__module__}:{record_class.__qualname__}" if record_class else ""
+        ).encode(),
+        _JSON_COLUMNS: json.dumps(json_columns).encode(),
+    }
+    return table.replace_schema_metadata(metadata)
+
+
+def _table_to_records(table: pa.Table) -> list[BaseModel]:
+    metadata = table.schema.metadata or {}
+    class_path = metadata.get(_RECORD_CLASS, b"").decode()
+    if not class_path:
+        return []
+    module_name, _, qualname = class_path.partition(":")
+    record_class = getattr(importlib.import_module(module_name), qualname)
+    json_columns = set(json.loads(metadata.get(_JSON_COLUMNS, b"[]").decode()))
+    records = []
+    for row in table.to_pylist():
+        for name in json_columns:
+            if row.get(name) is not None:
+                row[name] = json.loads(row[name])
+        records.append(record_class.model_validate(row))
+    return records
+
+
+class RecordIOManager(dg.ConfigurableIOManager):
+    """Stores lists of pydantic records as Parquet and dicts as JSON.
+
+    Files land at `<base_path>/<asset key>/<partition or "all">.<ext>`. The base path is a
+    project-relative or absolute folder; tests point it at a temporary directory.
+    """
+
+    base_path: str = dg.Field(
+        default="data/outputs/assets", description="Folder (project-relative or absolute)."
+    )
+
+    def _path(self, context: dg.OutputContext | dg.InputContext, partition: str | None) -> Path:
+        key_path = Path(*context.asset_key.path)
+        return resolve(self.base_path) / key_path / (partition or "all")
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        """Write the asset value and attach path and row count metadata."""
+        if obj is None:
+            return
+        partition = context.partition_key if context.has_partition_key else None
+        stem = self._path(context, partition)
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(obj, list) and all(isinstance(item, BaseModel) for item in obj):
+            path = stem.with_suffix(".parquet")
+            table = _records_to_table(obj)
+            if not obj:
+                # Remember the record class even for an empty shard, so loads stay typed.
+                pq.write_table(table, path)
+            else:
+                pq.write_table(table, path, compression="zstd")
+            context.add_output_metadata(
+                {"path": dg.MetadataValue.path(str(path)), "stored_rows": len(obj)}
+            )
+        elif isinstance(obj, dict):
+            path = stem.with_suffix(".json")
+            path.write_text(json.dumps(obj, sort_keys=True, default=str), encoding="utf-8")
+            context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
+        else:
+            raise TypeError(
+                f"{context.asset_key.to_user_string()}: cannot store {type(obj).__name__}; "
+                "return a list of pydantic records or a dict"
+            )
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        """Load one partition, several partitions (concatenated), or the whole asset."""
+        partitions: list[str | None]
+        if context.has_asset_partitions:
+            partitions = list(context.asset_partition_keys)
+        else:
+            partitions = [None]
+        loaded: list[Any] = []
+        for partition in partitions:
+            stem = self._path(context, partition)
+            parquet, document = stem.with_suffix(".parquet"), stem.with_suffix(".json")
+            if parquet.exists():
+                loaded.append(_table_to_records(pq.read_table(parquet)))
+            elif document.exists():
+                loaded.append(json.loads(document.read_text(encoding="utf-8")))
+            else:
+                raise FileNotFoundError(
+                    f"{context.asset_key.to_user_string()} partition {partition or '-'} has not "
+                    f"been materialized (expected {parquet} or {document})"
+                )
+        if len(loaded) == 1:
+            return loaded[0]
+        return [record for part in loaded for record in part]

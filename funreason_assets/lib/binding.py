@@ -1,0 +1,370 @@
+"""Argument binding: fill a tool's parameters from earlier outputs, the state, or the schema.
+
+The same binder serves execution probing (graph building) and the Phase I sampler. Sources
+are tried in METHOD.md's order: values produced by earlier calls, entities present in the
+current environment state, then schema enums, defaults, numbers named in the description and
+type-based fallbacks. Every bound value records where it came from.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal
+
+from funreason_assets.lib.literals import LiteralDomains
+from funreason_assets.lib.tools import ToolSpec
+
+Provenance = Literal["output", "state", "schema", "literal"]
+
+_STOPWORDS = frozenset(
+    "a an the of to for in on and or is be by with from that this it its as at if "
+    "which are will can should must use used using not no yes into any all each be "
+    "default given specified user's value values number list".split()
+)
+_GENERIC_FIELDS = frozenset(
+    {"status", "result", "message", "error", "success", "type", "count", "content", "name"}
+)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_WORD = re.compile(r"[a-z][a-z0-9]*")
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
+
+_FALLBACK_WORDS = (
+    "quarterly review",
+    "budget",
+    "notes",
+    "weekend trip",
+    "project alpha",
+    "meeting",
+    "summary",
+    "draft",
+)
+
+
+@lru_cache(maxsize=4096)
+def tokens(text: str) -> frozenset[str]:
+    """Lower-case content words of an identifier or a sentence (snake and camel case split)."""
+    spaced = _CAMEL.sub(" ", text).replace("_", " ").lower()
+    return frozenset(
+        _stem(word) for word in _WORD.findall(spaced) if word not in _STOPWORDS
+    )
+
+
+def _stem(word: str) -> str:
+    """Fold simple plurals so `airports` matches `airport`."""
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+@dataclass(frozen=True)
+class BoundValue:
+    """A value chosen for a parameter and where it came from.
+
+    Attributes:
+        value: The argument value.
+        provenance: `output` (an earlier call produced it), `state` (an entity in the current
+            state), `schema` (enum/default/description), `literal` (a free value the user states).
+        source: For `output`, `call:<index>:<field path>`; for `state`, the state path.
+    """
+
+    value: Any
+    provenance: Provenance
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ValueSource:
+    """A candidate value with the path it was found at and that path's tokens."""
+
+    value: Any
+    path: str
+    path_tokens: frozenset[str]
+    provenance: Provenance
+
+
+def _leaf_sources(
+    data: Any, path: str, provenance: Provenance, out: list[ValueSource], depth: int = 0
+) -> None:
+    if depth > 8 or len(out) > 4000:
+        return
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if isinstance(value, Mapping | list):
+                # Keys of a mapping of entities are themselves entities (file names, symbols,
+                # card ids, user names).
+                out.append(ValueSource(str(key), f"{path}.<key>", tokens(path), provenance))
+            _leaf_sources(value, sub, provenance, out, depth + 1)
+    elif isinstance(data, list):
+        for item in data[:50]:
+            _leaf_sources(item, f"{path}[]", provenance, out, depth + 1)
+    elif isinstance(data, str | int | float) and not isinstance(data, bool):
+        if isinstance(data, str) and (not data or len(data) > 200):
+            return
+        out.append(ValueSource(data, path, tokens(path.replace("[]", "")), provenance))
+
+
+def state_sources(state: Mapping[str, Any]) -> list[ValueSource]:
+    """Every scalar and entity key in a JSON-able state, with its path."""
+    out: list[ValueSource] = []
+    _leaf_sources(state, "", "state", out)
+    return out
+
+
+def output_sources(outputs: Sequence[tuple[int, str, Any]]) -> list[ValueSource]:
+    """Candidate values from earlier call outputs: `(call index, tool name, output)` triples."""
+    out: list[ValueSource] = []
+    for index, tool_name, output in outputs:
+        found: list[ValueSource] = []
+        _leaf_sources(output, "", "output", found)
+        out.extend(
+            ValueSource(
+                source.value,
+                f"call:{index}:{tool_name}:{source.path}",
+                source.path_tokens,
+                "output",
+            )
+            for source in found
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class ParamProfile:
+    """Precomputed facts about one parameter for fast matching."""
+
+    name: str
+    schema: Mapping[str, Any]
+    name_tokens: frozenset[str]
+    description_tokens: frozenset[str]
+    required: bool
+    description_numbers: tuple[float, ...]
+
+
+@lru_cache(maxsize=8192)
+def _profiles(tool: ToolSpec) -> tuple[ParamProfile, ...]:
+    properties = tool.parameters.get("properties", {})
+    required = set(tool.required)
+    profiles = []
+    for name, schema in properties.items():
+        description = schema.get("description", "")
+        numbers = tuple(float(match) for match in _NUMBER.findall(description))
+        profiles.append(
+            ParamProfile(
+                name=name,
+                schema=schema,
+                name_tokens=tokens(name),
+                description_tokens=tokens(description),
+                required=name in required,
+                description_numbers=numbers,
+            )
+        )
+    return tuple(profiles)
+
+
+def param_profiles(tool: ToolSpec) -> tuple[ParamProfile, ...]:
+    """Profiles of a tool's parameters (cached)."""
+    return _profiles(tool)
+
+
+def _type_ok(schema: Mapping[str, Any], value: Any) -> bool:
+    expected = schema.get("type")
+    if isinstance(value, bool):
+        return expected in (None, "boolean")
+    if expected == "string":
+        return isinstance(value, str)
+    if expected == "integer":
+        return isinstance(value, int)
+    if expected == "number":
+        return isinstance(value, int | float)
+    if expected == "array":
+        return isinstance(value, list)
+    if expected == "object":
+        return isinstance(value, dict)
+    if expected == "boolean":
+        return False
+    return True
+
+
+def match_score(profile: ParamProfile, source: ValueSource) -> int:
+    """How well a value's path matches a parameter (0 = unrelated)."""
+    if not source.path_tokens:
+        return 0
+    name_overlap = len(profile.name_tokens & source.path_tokens)
+    description_overlap = len(profile.description_tokens & source.path_tokens)
+    if name_overlap == 0 and description_overlap == 0:
+        return 0
+    return 3 * name_overlap + description_overlap
+
+
+class ArgumentBinder:
+    """Chooses arguments for a tool from outputs, state and schema, with provenance."""
+
+    def __init__(
+        self,
+        rng: random.Random,
+        optional_rate: float = 0.3,
+        literals: LiteralDomains | None = None,
+    ):
+        """Create a binder.
+
+        Args:
+            rng: The random source (the caller's seeded generator).
+            optional_rate: Probability of also filling an optional parameter.
+            literals: Values the tools' code is known to accept (mined from source).
+        """
+        self.rng = rng
+        self.optional_rate = optional_rate
+        self.literals = literals or LiteralDomains()
+
+    def candidates(
+        self, profile: ParamProfile, sources: Iterable[ValueSource]
+    ) -> list[tuple[int, ValueSource]]:
+        """Type-compatible sources with a positive match score, best first."""
+        scored = []
+        for source in sources:
+            if not _type_ok(profile.schema, source.value):
+                continue
+            enum = profile.schema.get("enum")
+            if enum is not None and source.value not in enum:
+                continue
+            score = match_score(profile, source)
+            if score > 0:
+                scored.append((score, source))
+        scored.sort(key=lambda pair: -pair[0])
+        return scored
+
+    def schema_value(self, profile: ParamProfile) -> BoundValue:
+        """A value from the schema alone: enum, default, described numbers, or by type."""
+        schema = profile.schema
+        rng = self.rng
+        if schema.get("enum"):
+            return BoundValue(rng.choice(schema["enum"]), "schema", "enum")
+        if "default" in schema and rng.random() < 0.5:
+            return BoundValue(schema["default"], "schema", "default")
+        kind = schema.get("type")
+        if kind == "boolean":
+            return BoundValue(rng.random() < 0.5, "literal")
+        if kind in ("integer", "number"):
+            low = schema.get("minimum")
+            high = schema.get("maximum")
+            numbers = [n for n in profile.description_numbers if _in_bounds(n, low, high)]
+            if numbers and rng.random() < 0.6:
+                value = rng.choice(numbers)
+            else:
+                low = 0 if low is None else low
+                high = max(low + 1, 100 if high is None else high)
+                value = rng.uniform(low, high)
+            if kind == "integer":
+                return BoundValue(int(round(value)), "literal")
+            return BoundValue(round(float(value), 1), "literal")
+        if kind == "array":
+            items = schema.get("items", {})
+            if items.get("enum"):
+                pool = list(items["enum"])
+                if rng.random() < 0.5:
+                    return BoundValue(pool, "schema", "enum")
+                size = rng.randint(1, len(pool))
+                return BoundValue(rng.sample(pool, size), "schema", "enum")
+            item_profile = ParamProfile(profile.name, items, profile.name_tokens,
+                                        profile.description_tokens, True, ())
+            size = rng.randint(1, 3)
+            return BoundValue(
+                [self.schema_value(item_profile).value for _ in range(size)], "literal"
+            )
+        if kind == "object":
+            return BoundValue({}, "literal")
+        return BoundValue(self._formatted_string(profile), "literal")
+
+    def _formatted_string(self, profile: ParamProfile) -> str:
+        """A string in the format the description asks for, else a plain phrase."""
+        rng = self.rng
+        description = profile.schema.get("description", "")
+        if "YYYY-MM-DD" in description or "date" in profile.name_tokens:
+            return f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        if "MM/YY" in description:
+            return f"{rng.randint(1, 12):02d}/{rng.randint(26, 31)}"
+        if "HH:MM" in description or "time" in profile.name_tokens:
+            return f"{rng.randint(0, 23):02d}:{rng.choice(('00', '15', '30', '45'))}"
+        return rng.choice(_FALLBACK_WORDS)
+
+    def bind(
+        self,
+        tool: ToolSpec,
+        outputs: Sequence[ValueSource] = (),
+        state: Sequence[ValueSource] = (),
+        fixed: Mapping[str, BoundValue] | None = None,
+    ) -> dict[str, BoundValue]:
+        """Bind every required parameter (and some optional ones) of a tool.
+
+        Args:
+            tool: The tool to call.
+            outputs: Candidate values produced by earlier calls (preferred).
+            state: Candidate values present in the current state.
+            fixed: Parameters already decided by the caller.
+
+        Returns:
+            Parameter name -> bound value, in the tool's parameter order.
+        """
+        rng = self.rng
+        bound: dict[str, BoundValue] = dict(fixed or {})
+        joint = self.literals.joint.get(tool.name)
+        if joint and rng.random() < 0.7:
+            names, rows = rng.choice(joint)
+            if not any(name in bound for name in names):
+                row = rng.choice(rows)
+                for name, value in zip(names, row, strict=True):
+                    bound[name] = BoundValue(value, "schema", "mined")
+        mined = self.literals.values.get(tool.name, {})
+        ordered: dict[str, BoundValue] = {}
+        for profile in param_profiles(tool):
+            if profile.name in bound:
+                ordered[profile.name] = bound[profile.name]
+                continue
+            if not profile.required and rng.random() >= self.optional_rate:
+                continue
+            ordered[profile.name] = self.bind_one(profile, outputs, state, mined.get(profile.name))
+        return ordered
+
+    def bind_one(
+        self,
+        profile: ParamProfile,
+        outputs: Sequence[ValueSource],
+        state: Sequence[ValueSource],
+        mined: Sequence[Any] | None = None,
+    ) -> BoundValue:
+        """Bind one parameter: earlier outputs, then state, then mined literals, then schema."""
+        rng = self.rng
+        for pool, chance in ((outputs, 0.9), (state, 0.85)):
+            if not pool:
+                continue
+            ranked = self.candidates(profile, pool)
+            if ranked and rng.random() < chance:
+                best = ranked[0][0]
+                top = [source for score, source in ranked if score >= best - 1]
+                choice = rng.choice(top)
+                return BoundValue(choice.value, choice.provenance, choice.path)
+        if mined and rng.random() < 0.7:
+            candidates = [value for value in mined if _type_ok(profile.schema, value)]
+            if candidates:
+                return BoundValue(rng.choice(candidates), "schema", "mined")
+        return self.schema_value(profile)
+
+
+def _in_bounds(value: float, low: float | None, high: float | None) -> bool:
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+def plain_arguments(bound: Mapping[str, BoundValue]) -> dict[str, Any]:
+    """The argument values alone."""
+    return {name: value.value for name, value in bound.items()}
+
+
+def is_generic_field(path: str) -> bool:
+    """True for output fields too generic to carry an identity (status, result, ...)."""
+    last = path.rsplit(".", 1)[-1].replace("[]", "")
+    return last in _GENERIC_FIELDS

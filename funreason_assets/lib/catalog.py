@@ -1,0 +1,77 @@
+"""The tool catalog: one record per tool, and the checks it must pass."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from funreason_assets.lib.environments import ToolRegistry
+
+
+class ToolRecord(BaseModel):
+    """One row of the tool catalog."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pack: str
+    class_name: str
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    returns: dict[str, Any]
+    required: list[str]
+    parameter_count: int
+    bfcl_doc: dict[str, Any]
+
+
+def catalog_records(registry: ToolRegistry) -> list[ToolRecord]:
+    """Every tool of every registered class, in registry order."""
+    return [
+        ToolRecord(
+            pack=env_class.pack,
+            class_name=env_class.name,
+            name=tool.name,
+            description=tool.description,
+            parameters=tool.parameters,
+            returns=tool.returns,
+            required=list(tool.required),
+            parameter_count=len(tool.parameters.get("properties", {})),
+            bfcl_doc=tool.bfcl_doc,
+        )
+        for env_class in registry.classes.values()
+        for tool in env_class.tools.values()
+    ]
+
+
+def catalog_frame(records: list[ToolRecord]) -> pd.DataFrame:
+    """The scalar columns of the catalog, for tabular expectations and previews."""
+    return pd.DataFrame(
+        [
+            {
+                "pack": record.pack,
+                "class_name": record.class_name,
+                "name": record.name,
+                "tool_key": f"{record.class_name}.{record.name}",
+                "description": record.description,
+                "parameter_count": record.parameter_count,
+            }
+            for record in records
+        ],
+        columns=["pack", "class_name", "name", "tool_key", "description", "parameter_count"],
+    )
+
+
+def invalid_parameter_schemas(records: list[ToolRecord]) -> dict[str, str]:
+    """Tools whose parameter schema is not valid JSON Schema (2020-12), with the reason."""
+    problems = {}
+    for record in records:
+        try:
+            jsonschema.Draft202012Validator.check_schema(record.parameters)
+        except jsonschema.SchemaError as exc:
+            problems[f"{record.class_name}.{record.name}"] = exc.message
+        if record.parameters.get("type") != "object":
+            problems[f"{record.class_name}.{record.name}"] = "top-level type is not object"
+    return problems
