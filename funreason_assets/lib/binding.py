@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -58,6 +58,10 @@ def _stem(word: str) -> str:
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
         return word[:-1]
     return word
+
+
+class UnbindableError(LookupError):
+    """A parameter that must come from a tool's output has no candidate yet."""
 
 
 @dataclass(frozen=True)
@@ -296,19 +300,26 @@ class ArgumentBinder:
         self,
         tool: ToolSpec,
         outputs: Sequence[ValueSource] = (),
-        state: Sequence[ValueSource] = (),
+        state: Sequence[ValueSource] | Callable[[], Sequence[ValueSource]] = (),
         fixed: Mapping[str, BoundValue] | None = None,
+        sourced: frozenset[str] = frozenset(),
     ) -> dict[str, BoundValue]:
         """Bind every required parameter (and some optional ones) of a tool.
 
         Args:
             tool: The tool to call.
             outputs: Candidate values produced by earlier calls (preferred).
-            state: Candidate values present in the current state.
+            state: Candidate values present in the current state, or a function computing
+                them (called only if a parameter needs them).
             fixed: Parameters already decided by the caller.
+            sourced: Parameters whose value a tool produces (graph data sources): they bind
+                only from outputs or state, never from the schema.
 
         Returns:
             Parameter name -> bound value, in the tool's parameter order.
+
+        Raises:
+            UnbindableError: If a `sourced` parameter has no output or state candidate.
         """
         rng = self.rng
         bound: dict[str, BoundValue] = dict(fixed or {})
@@ -327,19 +338,40 @@ class ArgumentBinder:
                 continue
             if not profile.required and rng.random() >= self.optional_rate:
                 continue
+            if profile.name in sourced:
+                ordered[profile.name] = self.bind_sourced(profile, outputs, state)
+                continue
             ordered[profile.name] = self.bind_one(profile, outputs, state, mined.get(profile.name))
         return ordered
+
+    def bind_sourced(
+        self,
+        profile: ParamProfile,
+        outputs: Sequence[ValueSource],
+        state: Sequence[ValueSource] | Callable[[], Sequence[ValueSource]],
+    ) -> BoundValue:
+        """Bind a tool-produced parameter from outputs (preferred) or state only."""
+        ranked = self.candidates(profile, outputs)
+        if not ranked:
+            ranked = self.candidates(profile, state() if callable(state) else state)
+        if not ranked:
+            raise UnbindableError(profile.name)
+        best = ranked[0][0]
+        choice = self.rng.choice([source for score, source in ranked if score >= best - 1])
+        return BoundValue(choice.value, choice.provenance, choice.path)
 
     def bind_one(
         self,
         profile: ParamProfile,
         outputs: Sequence[ValueSource],
-        state: Sequence[ValueSource],
+        state: Sequence[ValueSource] | Callable[[], Sequence[ValueSource]],
         mined: Sequence[Any] | None = None,
     ) -> BoundValue:
         """Bind one parameter: earlier outputs, then state, then mined literals, then schema."""
         rng = self.rng
         for pool, chance in ((outputs, 0.9), (state, 0.85)):
+            if callable(pool):
+                pool = pool()
             if not pool:
                 continue
             ranked = self.candidates(profile, pool)

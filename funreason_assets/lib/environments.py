@@ -108,6 +108,20 @@ class EnvironmentClass:
     stateless: bool
     scenario_generator: Callable[[random.Random], dict] | None = None
     source: str = ""
+    mutable_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Python evaluates a `def f(tags=[])` default once: a tool that mutates it leaks state
+        # across calls and instances (BFCL's `post_tweet` does). Omitted arguments with such
+        # defaults are passed as fresh copies of the documented default instead.
+        for tool_name in self.tools:
+            method = getattr(self.cls, tool_name)
+            schema = self.tools[tool_name].parameters.get("properties", {})
+            for param in list(inspect.signature(method).parameters.values())[1:]:
+                if isinstance(param.default, list | dict | set):
+                    documented = schema.get(param.name, {}).get("default")
+                    pristine = documented if documented is not None else type(param.default)()
+                    self.mutable_defaults.setdefault(tool_name, {})[param.name] = pristine
 
 
 def _import_object(path: str, where: str) -> Any:
@@ -426,11 +440,13 @@ class Environment:
     long_context: bool = False
     instances: dict[str, Any] = field(init=False)
     methods: dict[str, tuple[Callable[..., Any], ToolSpec]] = field(init=False)
+    mutable_defaults: dict[str, dict[str, Any]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.involved_classes = list(self.involved_classes)
         self.instances = {}
         self.methods = {}
+        self.mutable_defaults = {}
         for class_name in self.involved_classes:
             env_class = self.registry.classes.get(class_name)
             if env_class is None:
@@ -440,6 +456,7 @@ class Environment:
                 config = self.initial_config.get(class_name, {})
                 instance._load_scenario(copy.deepcopy(dict(config)), long_context=self.long_context)
             self.instances[class_name] = instance
+            self.mutable_defaults.update(env_class.mutable_defaults)
             for tool_name, tool in env_class.tools.items():
                 self.methods[tool_name] = (getattr(instance, tool_name), tool)
 

@@ -9,6 +9,7 @@ the executor never raises: every failure becomes a `CallOutcome` with a clear me
 from __future__ import annotations
 
 import ast
+import copy
 import ctypes
 import math
 import threading
@@ -340,10 +341,19 @@ def execute_call(
         arguments = bind_arguments(tool, call)
     except CallParseError as exc:
         return CallOutcome(call.name, dict(call.kwargs), "rejected", error=str(exc))
+    # Tools keep references to list/dict arguments in their state; hand them private copies so
+    # no caller-held object (a record, another entity's list) is aliased into the state.
+    executed = {
+        key: copy.deepcopy(value) if isinstance(value, list | dict) else value
+        for key, value in arguments.items()
+    }
+    for key, default in environment.mutable_defaults.get(call.name, {}).items():
+        if key not in executed:
+            executed[key] = copy.deepcopy(default)
     token = _WATCHDOG.arm(timeout)
     try:
         try:
-            output = method(**arguments)
+            output = method(**executed)
         finally:
             timed_out = _WATCHDOG.disarm(token)
     except ToolTimeoutError:
