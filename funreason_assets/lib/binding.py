@@ -205,6 +205,47 @@ def match_score(profile: ParamProfile, source: ValueSource) -> int:
     return 3 * name_overlap + description_overlap
 
 
+class SourcePool:
+    """Candidate values indexed by path token, so matching a parameter touches few sources."""
+
+    def __init__(self, sources: Iterable[ValueSource] = ()):
+        """Index the given sources."""
+        self.sources: list[ValueSource] = []
+        self.by_token: dict[str, list[ValueSource]] = {}
+        self.extend(sources)
+
+    def extend(self, sources: Iterable[ValueSource]) -> None:
+        """Add sources."""
+        for source in sources:
+            self.sources.append(source)
+            for token in source.path_tokens:
+                self.by_token.setdefault(token, []).append(source)
+
+    def related(self, profile: ParamProfile) -> list[ValueSource]:
+        """Sources sharing at least one token with the parameter's name or description."""
+        seen: set[int] = set()
+        found: list[ValueSource] = []
+        for token in profile.name_tokens | profile.description_tokens:
+            for source in self.by_token.get(token, ()):
+                if id(source) not in seen:
+                    seen.add(id(source))
+                    found.append(source)
+        return found
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def copy(self) -> SourcePool:
+        """A shallow copy that can be extended independently."""
+        clone = SourcePool()
+        clone.sources = list(self.sources)
+        clone.by_token = {token: list(items) for token, items in self.by_token.items()}
+        return clone
+
+
+Pool = Sequence[ValueSource] | SourcePool | Callable[[], "Sequence[ValueSource] | SourcePool"]
+
+
 class ArgumentBinder:
     """Chooses arguments for a tool from outputs, state and schema, with provenance."""
 
@@ -226,9 +267,11 @@ class ArgumentBinder:
         self.literals = literals or LiteralDomains()
 
     def candidates(
-        self, profile: ParamProfile, sources: Iterable[ValueSource]
+        self, profile: ParamProfile, sources: Iterable[ValueSource] | SourcePool
     ) -> list[tuple[int, ValueSource]]:
         """Type-compatible sources with a positive match score, best first."""
+        if isinstance(sources, SourcePool):
+            sources = sources.related(profile)
         scored = []
         for source in sources:
             if not _type_ok(profile.schema, source.value):
@@ -299,8 +342,8 @@ class ArgumentBinder:
     def bind(
         self,
         tool: ToolSpec,
-        outputs: Sequence[ValueSource] = (),
-        state: Sequence[ValueSource] | Callable[[], Sequence[ValueSource]] = (),
+        outputs: Pool = (),
+        state: Pool = (),
         fixed: Mapping[str, BoundValue] | None = None,
         sourced: frozenset[str] = frozenset(),
     ) -> dict[str, BoundValue]:
@@ -347,11 +390,11 @@ class ArgumentBinder:
     def bind_sourced(
         self,
         profile: ParamProfile,
-        outputs: Sequence[ValueSource],
-        state: Sequence[ValueSource] | Callable[[], Sequence[ValueSource]],
+        outputs: Pool,
+        state: Pool,
     ) -> BoundValue:
         """Bind a tool-produced parameter from outputs (preferred) or state only."""
-        ranked = self.candidates(profile, outputs)
+        ranked = self.candidates(profile, outputs() if callable(outputs) else outputs)
         if not ranked:
             ranked = self.candidates(profile, state() if callable(state) else state)
         if not ranked:
@@ -363,8 +406,8 @@ class ArgumentBinder:
     def bind_one(
         self,
         profile: ParamProfile,
-        outputs: Sequence[ValueSource],
-        state: Sequence[ValueSource] | Callable[[], Sequence[ValueSource]],
+        outputs: Pool,
+        state: Pool,
         mined: Sequence[Any] | None = None,
     ) -> BoundValue:
         """Bind one parameter: earlier outputs, then state, then mined literals, then schema."""
@@ -372,7 +415,7 @@ class ArgumentBinder:
         for pool, chance in ((outputs, 0.9), (state, 0.85)):
             if callable(pool):
                 pool = pool()
-            if not pool:
+            if not len(pool):
                 continue
             ranked = self.candidates(profile, pool)
             if ranked and rng.random() < chance:

@@ -13,6 +13,7 @@ import hashlib
 import importlib
 import inspect
 import json
+import pickle
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -423,11 +424,16 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-@dataclass
+@dataclass(frozen=True)
 class EnvironmentSnapshot:
-    """An exact copy of every involved instance's attributes (including private RNG state)."""
+    """An exact copy of every involved instance's attributes (including private RNG state).
 
-    attributes: dict[str, dict[str, Any]]
+    Stored pickled: one `dumps` to take and one `loads` to restore is several times faster
+    than `deepcopy` for these object graphs, and the bytes are immutable, so a snapshot can
+    be restored any number of times.
+    """
+
+    payload: bytes
 
 
 @dataclass
@@ -467,16 +473,16 @@ class Environment:
 
     def snapshot(self) -> EnvironmentSnapshot:
         """Copy the full state so it can be restored exactly."""
-        return EnvironmentSnapshot(
-            {name: copy.deepcopy(vars(instance)) for name, instance in self.instances.items()}
-        )
+        attributes = {name: vars(instance) for name, instance in self.instances.items()}
+        return EnvironmentSnapshot(pickle.dumps(attributes, protocol=pickle.HIGHEST_PROTOCOL))
 
     def restore(self, snapshot: EnvironmentSnapshot) -> None:
         """Restore a snapshot in place (the snapshot stays reusable)."""
+        attributes = pickle.loads(snapshot.payload)
         for name, instance in self.instances.items():
-            attributes = vars(instance)
-            attributes.clear()
-            attributes.update(copy.deepcopy(snapshot.attributes[name]))
+            current = vars(instance)
+            current.clear()
+            current.update(attributes[name])
 
     def fork(self) -> Environment:
         """An independent copy of this environment in its current state (a sandbox)."""

@@ -25,8 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from funreason_assets.lib.binding import (
     ArgumentBinder,
     BoundValue,
+    SourcePool,
     UnbindableError,
-    ValueSource,
     output_sources,
     state_sources,
 )
@@ -316,14 +316,22 @@ class _DialogueWalk:
         self.tools = [tool.name for tool in environment.tools]
         self.called: set[str] = set()
         self.outputs: list[tuple[int, str, Any]] = []
-        self.output_pool: list[ValueSource] = []
+        self.output_pool = SourcePool()
         self.positions: dict[int, str] = {}
         self.rounds: list[PlannedRound] = []
+        self._state_pool: SourcePool | None = None
+        self._read_only = {
+            node for node, data in sampler.index.graph.nodes(data=True) if data.get("read_only")
+        }
 
     # --------------------------------------------------------------- calls
 
-    def _state(self) -> list[ValueSource]:
-        return state_sources(self.environment.state())
+    def _state(self) -> SourcePool:
+        # The state's candidate values change only when a state-changing call succeeds or the
+        # environment is rolled back, so they are computed once per state version.
+        if self._state_pool is None:
+            self._state_pool = SourcePool(state_sources(self.environment.state()))
+        return self._state_pool
 
     def try_call(self, tool: str, round_index: int, calls: list[ExecutedCall]) -> bool:
         """Bind and execute a tool (re-sampling on errors); record it on success."""
@@ -358,6 +366,8 @@ class _DialogueWalk:
             self.outputs.append((global_index, tool, outcome.output))
             self.output_pool.extend(output_sources([(global_index, tool, outcome.output)]))
             self.called.add(tool)
+            if tool not in self._read_only:
+                self._state_pool = None
             return True
         return False
 
@@ -367,7 +377,7 @@ class _DialogueWalk:
         sampler = self.sampler
         config = sampler.config
         snapshot = self.environment.snapshot()
-        saved = (set(self.called), list(self.outputs), list(self.output_pool), dict(self.positions))
+        saved = (set(self.called), list(self.outputs), self.output_pool.copy(), dict(self.positions))
         tried: set[str] = set()
         for _ in range(config.target_retries):
             if config.strategy == "random_walk":
@@ -386,8 +396,9 @@ class _DialogueWalk:
                 return planned
             sampler.stats.rounds_failed["target_unreachable" if target else "no_target"] += 1
             self.environment.restore(snapshot)
+            self._state_pool = None
             self.called, self.outputs, self.output_pool, self.positions = (
-                set(saved[0]), list(saved[1]), list(saved[2]), dict(saved[3])
+                set(saved[0]), list(saved[1]), saved[2].copy(), dict(saved[3])
             )
         return None
 
