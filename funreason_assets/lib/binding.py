@@ -90,32 +90,56 @@ class ValueSource:
     provenance: Provenance
 
 
+def _path_tokens(parts: Sequence[str]) -> frozenset[str]:
+    """Tokens of the last two named components of a path (ids and indexes skipped)."""
+    named = [part for part in parts if part and not part.isdigit() and part not in ("[]", "<key>")]
+    return tokens(" ".join(named[-2:]))
+
+
 def _leaf_sources(
-    data: Any, path: str, provenance: Provenance, out: list[ValueSource], depth: int = 0
+    data: Any,
+    parts: tuple[str, ...],
+    prefix: str,
+    provenance: Provenance,
+    out: list[ValueSource],
+    depth: int = 0,
 ) -> None:
     if depth > 8 or len(out) > 4000:
         return
     if isinstance(data, Mapping):
         for key, value in data.items():
-            sub = f"{path}.{key}" if path else str(key)
+            sub = (*parts, str(key))
             if isinstance(value, Mapping | list):
                 # Keys of a mapping of entities are themselves entities (file names, symbols,
                 # card ids, user names).
-                out.append(ValueSource(str(key), f"{path}.<key>", tokens(path), provenance))
-            _leaf_sources(value, sub, provenance, out, depth + 1)
+                out.append(
+                    ValueSource(str(key), _join(prefix, (*parts, "<key>")), _path_tokens(parts),
+                                provenance)
+                )
+            _leaf_sources(value, sub, prefix, provenance, out, depth + 1)
     elif isinstance(data, list):
         for item in data[:50]:
-            _leaf_sources(item, f"{path}[]", provenance, out, depth + 1)
+            _leaf_sources(item, (*parts, "[]"), prefix, provenance, out, depth + 1)
     elif isinstance(data, str | int | float) and not isinstance(data, bool):
         if isinstance(data, str) and (not data or len(data) > 200):
             return
-        out.append(ValueSource(data, path, tokens(path.replace("[]", "")), provenance))
+        out.append(ValueSource(data, _join(prefix, parts), _path_tokens(parts), provenance))
+
+
+def _join(prefix: str, parts: Sequence[str]) -> str:
+    path = ".".join(parts).replace(".[]", "[]")
+    return f"{prefix}.{path}" if prefix and path else (prefix or path)
 
 
 def state_sources(state: Mapping[str, Any]) -> list[ValueSource]:
-    """Every scalar and entity key in a JSON-able state, with its path."""
+    """Every scalar and entity key in a JSON-able state, with its path.
+
+    The class name heading each path is kept in the path but not in the matching tokens: it
+    says nothing about what a value is.
+    """
     out: list[ValueSource] = []
-    _leaf_sources(state, "", "state", out)
+    for class_name, class_state in state.items():
+        _leaf_sources(class_state, (), class_name, "state", out)
     return out
 
 
@@ -124,7 +148,7 @@ def output_sources(outputs: Sequence[tuple[int, str, Any]]) -> list[ValueSource]
     out: list[ValueSource] = []
     for index, tool_name, output in outputs:
         found: list[ValueSource] = []
-        _leaf_sources(output, "", "output", found)
+        _leaf_sources(output, (), "", "output", found)
         out.extend(
             ValueSource(
                 source.value,

@@ -461,6 +461,12 @@ class Environment:
             if not env_class.stateless:
                 config = self.initial_config.get(class_name, {})
                 instance._load_scenario(copy.deepcopy(dict(config)), long_context=self.long_context)
+                # Some classes load module-level objects by reference (BFCL's long-context
+                # card and booking extensions); a tool mutating them would leak into every
+                # later instance in the process. Give the instance private copies.
+                private = pickle.loads(pickle.dumps(vars(instance), pickle.HIGHEST_PROTOCOL))
+                vars(instance).clear()
+                vars(instance).update(private)
             self.instances[class_name] = instance
             self.mutable_defaults.update(env_class.mutable_defaults)
             for tool_name, tool in env_class.tools.items():

@@ -66,6 +66,7 @@ def _mine_method(method: Any, params: list[str]) -> tuple[dict[str, set], list]:
     values: dict[str, set] = defaultdict(set)
     dicts: dict[str, ast.Dict] = {}
     lists: dict[str, list[Any]] = {}
+    tuples: dict[str, ast.Tuple] = {}
     joint: list[tuple[tuple[str, ...], list[tuple[Any, ...]]]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(node.value, ast.Dict):
@@ -73,6 +74,14 @@ def _mine_method(method: Any, params: list[str]) -> tuple[dict[str, set], list]:
             for target in targets:
                 if isinstance(target, ast.Name):
                     dicts[target.id] = node.value
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Tuple)
+            and all(isinstance(e, ast.Name) and e.id in param_set for e in node.value.elts)
+        ):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    tuples[target.id] = node.value
         if isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(
             node.value, ast.List | ast.Tuple | ast.Set
         ):
@@ -110,11 +119,15 @@ def _mine_method(method: Any, params: list[str]) -> tuple[dict[str, set], list]:
             isinstance(node, ast.Compare)
             and len(node.ops) == 1
             and isinstance(node.ops[0], ast.In)
-            and isinstance(node.left, ast.Tuple)
+            and (
+                isinstance(node.left, ast.Tuple)
+                or (isinstance(node.left, ast.Name) and node.left.id in tuples)
+            )
             and isinstance(node.comparators[0], ast.Name)
             and node.comparators[0].id in dicts
         ):
-            lookup_tuple: tuple[str, ast.AST] | None = (node.comparators[0].id, node.left)
+            key_tuple = node.left if isinstance(node.left, ast.Tuple) else tuples[node.left.id]
+            lookup_tuple: tuple[str, ast.AST] | None = (node.comparators[0].id, key_tuple)
         else:
             lookup_tuple = None
         # table.get(param) / table[param]
@@ -170,10 +183,41 @@ def _mine_method(method: Any, params: list[str]) -> tuple[dict[str, set], list]:
     return values, joint
 
 
+def _internal_calls(method: Any, params: list[str]) -> list[tuple[str, dict[str, str]]]:
+    """`self.other(...)` calls passing this method's parameters: (callee, callee param -> ours)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(method)))
+    except (OSError, TypeError, SyntaxError):
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "self"
+        ):
+            mapping: dict[str, str] = {}
+            for index, arg in enumerate(node.args):
+                if isinstance(arg, ast.Name) and arg.id in params:
+                    mapping[f"#{index}"] = arg.id
+            for keyword in node.keywords:
+                if isinstance(keyword.value, ast.Name) and keyword.value.id in params:
+                    mapping[str(keyword.arg)] = keyword.value.id
+            if mapping:
+                found.append((node.func.attr, mapping))
+    return found
+
+
 def mine_literal_domains(cls: type) -> LiteralDomains:
-    """Mine accepted literal values for every public method of a class."""
+    """Mine accepted literal values for every public method of a class.
+
+    Values a method accepts through an internal call (`self.get_flight_cost(travel_from, ...)`)
+    are inherited from the callee.
+    """
     domains = LiteralDomains()
-    for name, method in public_methods(cls).items():
+    methods = public_methods(cls)
+    for name, method in methods.items():
         params = list(inspect.signature(method).parameters)[1:]
         values, joint = _mine_method(method, params)
         if values:
@@ -187,4 +231,25 @@ def mine_literal_domains(cls: type) -> LiteralDomains:
             for names, rows in joint:
                 merged[names].extend(row for row in rows if row not in merged[names])
             domains.joint[name] = sorted(merged.items())
+    for name, method in methods.items():
+        params = list(inspect.signature(method).parameters)[1:]
+        for callee, mapping in _internal_calls(method, params):
+            if callee not in methods:
+                continue
+            callee_params = list(inspect.signature(methods[callee]).parameters)[1:]
+            ours = {
+                (callee_params[int(key[1:])] if key.startswith("#") else key): param
+                for key, param in mapping.items()
+                if not key.startswith("#") or int(key[1:]) < len(callee_params)
+            }
+            for callee_param, value_list in domains.values.get(callee, {}).items():
+                if callee_param in ours:
+                    target = domains.values.setdefault(name, {})
+                    target.setdefault(ours[callee_param], value_list)
+            for names, rows in domains.joint.get(callee, []):
+                if all(n in ours for n in names):
+                    translated = tuple(ours[n] for n in names)
+                    existing = domains.joint.setdefault(name, [])
+                    if all(existing_names != translated for existing_names, _ in existing):
+                        existing.append((translated, rows))
     return domains

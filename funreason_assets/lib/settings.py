@@ -8,6 +8,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from funreason_assets.lib.sampler import SamplerConfig
+
 PROJECT_ROOT_ENV = "FUNREASON_PROJECT_ROOT"
 
 
@@ -50,6 +52,18 @@ class GraphProbeSettings(BaseModel):
     binds_per_tool: int = Field(default=8, ge=1)
 
 
+class PlanCheckSettings(BaseModel):
+    """Thresholds of the checks on ground-truth plans."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_target_count: int = Field(
+        default=1, ge=0, description="Each tool of the shard's classes targeted this often."
+    )
+    max_duplicate_share: float = Field(default=0.02, ge=0, le=1)
+    compare_with_random_walk: bool = True
+
+
 class GenerationSettings(BaseModel):
     """The generation config file (`data/config/generation.yaml`)."""
 
@@ -60,6 +74,8 @@ class GenerationSettings(BaseModel):
     base_seed: int = 0
     involved_classes: InvolvedClassesRange = Field(default_factory=InvolvedClassesRange)
     graph_probe: GraphProbeSettings = Field(default_factory=GraphProbeSettings)
+    sampler: SamplerConfig = Field(default_factory=SamplerConfig)
+    plan_checks: PlanCheckSettings = Field(default_factory=PlanCheckSettings)
 
 
 GENERATION_CONFIG = "data/config/generation.yaml"

@@ -34,6 +34,7 @@ _BFCL_TO_JSON_TYPE = {
     "null": "null",
 }
 _ENUM_IN_DESCRIPTION = re.compile(r"\[Enum\]:\s*(\[.*?\])")
+_ENUM_LIST_IN_DESCRIPTION = re.compile(r"\[Enum\]:\s*([A-Za-z0-9_\-]+(?:\s*,\s*[A-Za-z0-9_\-]+)+)")
 _SCHEMA_KEYWORDS_KEPT = ("default", "minimum", "maximum", "minItems", "maxItems", "enum")
 
 
@@ -128,6 +129,10 @@ def normalize_schema(schema: Any, where: str) -> dict[str, Any]:
                 values = None
             if isinstance(values, list) and values:
                 out["enum"] = values
+        else:
+            bare = _ENUM_LIST_IN_DESCRIPTION.search(description)
+            if bare:
+                out["enum"] = [value.strip() for value in bare.group(1).split(",")]
     if "properties" in schema:
         properties = schema["properties"]
         if not isinstance(properties, Mapping):
