@@ -80,19 +80,47 @@ class BoundValue:
     source: str = ""
 
 
-@dataclass(frozen=True)
 class ValueSource:
-    """A candidate value with the path it was found at and that path's tokens."""
+    """A candidate value with the path it was found at and that path's tokens.
 
-    value: Any
-    path: str
-    path_tokens: frozenset[str]
-    provenance: Provenance
+    The printable path is built only when asked for: a state walk creates thousands of
+    sources and binding reads the path of the one it picks.
+    """
+
+    __slots__ = ("_path", "parts", "path_tokens", "prefix", "provenance", "value")
+
+    def __init__(
+        self,
+        value: Any,
+        path: str | None,
+        path_tokens: frozenset[str],
+        provenance: Provenance,
+        prefix: str = "",
+        parts: tuple[str, ...] = (),
+    ):
+        """Create a source from a ready path, or from a prefix and path parts."""
+        self.value = value
+        self._path = path
+        self.path_tokens = path_tokens
+        self.provenance = provenance
+        self.prefix = prefix
+        self.parts = parts
+
+    @property
+    def path(self) -> str:
+        """The dotted path of the value (`Class.field.key`, `call:<i>:<tool>:field`)."""
+        if self._path is None:
+            self._path = _join(self.prefix, self.parts)
+        return self._path
 
 
-def _path_tokens(parts: Sequence[str]) -> frozenset[str]:
+_SKIPPED_PARTS = frozenset({"[]", "<key>", ""})
+
+
+@lru_cache(maxsize=65536)
+def _path_tokens(parts: tuple[str, ...]) -> frozenset[str]:
     """Tokens of the last two named components of a path (ids and indexes skipped)."""
-    named = [part for part in parts if part and not part.isdigit() and part not in ("[]", "<key>")]
+    named = [part for part in parts if part not in _SKIPPED_PARTS and not part.isdigit()]
     return tokens(" ".join(named[-2:]))
 
 
@@ -103,27 +131,56 @@ def _leaf_sources(
     provenance: Provenance,
     out: list[ValueSource],
     depth: int = 0,
+    limit: int = 4000,
 ) -> None:
-    if depth > 8 or len(out) > 4000:
+    # JSON-able data is plain dicts, lists and scalars: exact type checks are much faster
+    # than the abstract-base-class checks this hot loop would otherwise pay for.
+    if depth > 8 or len(out) >= limit:
         return
-    if isinstance(data, Mapping):
+    kind = type(data)
+    if kind is dict:
         for key, value in data.items():
-            sub = (*parts, str(key))
-            if isinstance(value, Mapping | list):
+            key = str(key)
+            sub = (*parts, key)
+            value_kind = type(value)
+            if value_kind is dict or value_kind is list or (
+                hasattr(value, "__dict__") and not callable(value) and value_kind is not bool
+            ):
                 # Keys of a mapping of entities are themselves entities (file names, symbols,
                 # card ids, user names).
                 out.append(
-                    ValueSource(str(key), _join(prefix, (*parts, "<key>")), _path_tokens(parts),
-                                provenance)
+                    ValueSource(key, None, _path_tokens(parts), provenance, prefix,
+                                (*parts, "<key>"))
                 )
-            _leaf_sources(value, sub, prefix, provenance, out, depth + 1)
-    elif isinstance(data, list):
+                _leaf_sources(value, sub, prefix, provenance, out, depth + 1, limit)
+            elif value_kind is str:
+                if value and len(value) <= 200:
+                    out.append(ValueSource(value, None, _path_tokens(sub), provenance, prefix, sub))
+            elif value_kind is int or value_kind is float:
+                out.append(ValueSource(value, None, _path_tokens(sub), provenance, prefix, sub))
+    elif kind is list:
+        sub = (*parts, "[]")
         for item in data[:50]:
-            _leaf_sources(item, (*parts, "[]"), prefix, provenance, out, depth + 1)
-    elif isinstance(data, str | int | float) and not isinstance(data, bool):
-        if isinstance(data, str) and (not data or len(data) > 200):
+            _leaf_sources(item, sub, prefix, provenance, out, depth + 1, limit)
+    elif kind is str:
+        if data and len(data) <= 200:
+            out.append(ValueSource(data, None, _path_tokens(parts), provenance, prefix, parts))
+    elif kind is int or kind is float:
+        out.append(ValueSource(data, None, _path_tokens(parts), provenance, prefix, parts))
+    elif kind is tuple:
+        _leaf_sources(list(data), parts, prefix, provenance, out, depth, limit)
+    elif kind is set or kind is frozenset:
+        _leaf_sources(sorted(data, key=str), parts, prefix, provenance, out, depth, limit)
+    elif hasattr(data, "__dict__") and not callable(data) and kind is not bool:
+        # A live object (a directory of the file system): its public attributes, minus
+        # back references to an enclosing object.
+        if depth > 0 and parts and parts[-1] == "parent":
             return
-        out.append(ValueSource(data, _join(prefix, parts), _path_tokens(parts), provenance))
+        attributes = {
+            key: value for key, value in vars(data).items()
+            if not key.startswith("_") and key != "parent"
+        }
+        _leaf_sources(attributes, parts, prefix, provenance, out, depth, limit)
 
 
 def _join(prefix: str, parts: Sequence[str]) -> str:
@@ -131,7 +188,7 @@ def _join(prefix: str, parts: Sequence[str]) -> str:
     return f"{prefix}.{path}" if prefix and path else (prefix or path)
 
 
-def state_sources(state: Mapping[str, Any]) -> list[ValueSource]:
+def state_sources(state: Mapping[str, Any], limit: int = 4000) -> list[ValueSource]:
     """Every scalar and entity key in a JSON-able state, with its path.
 
     The class name heading each path is kept in the path but not in the matching tokens: it
@@ -139,7 +196,14 @@ def state_sources(state: Mapping[str, Any]) -> list[ValueSource]:
     """
     out: list[ValueSource] = []
     for class_name, class_state in state.items():
-        _leaf_sources(class_state, (), class_name, "state", out)
+        out.extend(class_sources(class_name, class_state, limit))
+    return out
+
+
+def class_sources(class_name: str, class_state: Any, limit: int = 4000) -> list[ValueSource]:
+    """Candidate values of one class's state, at most `limit` of them."""
+    out: list[ValueSource] = []
+    _leaf_sources(class_state, (), class_name, "state", out, limit=limit)
     return out
 
 
@@ -236,10 +300,14 @@ class SourcePool:
         """Index the given sources."""
         self.sources: list[ValueSource] = []
         self.by_token: dict[str, list[ValueSource]] = {}
+        # Ranked candidates per parameter profile, valid until the pool changes: a tool is
+        # usually bound several times (re-samples, retries) against the same pool.
+        self.ranked: dict[int, list[tuple[int, ValueSource]]] = {}
         self.extend(sources)
 
     def extend(self, sources: Iterable[ValueSource]) -> None:
         """Add sources."""
+        self.ranked.clear()
         for source in sources:
             self.sources.append(source)
             for token in source.path_tokens:
@@ -258,6 +326,16 @@ class SourcePool:
 
     def __len__(self) -> int:
         return len(self.sources)
+
+    @classmethod
+    def union(cls, pools: Iterable[SourcePool]) -> SourcePool:
+        """One pool holding the sources of several (the inputs stay untouched)."""
+        merged = cls()
+        for pool in pools:
+            merged.sources.extend(pool.sources)
+            for token, items in pool.by_token.items():
+                merged.by_token.setdefault(token, []).extend(items)
+        return merged
 
     def copy(self) -> SourcePool:
         """A shallow copy that can be extended independently."""
@@ -295,7 +373,16 @@ class ArgumentBinder:
     ) -> list[tuple[int, ValueSource]]:
         """Type-compatible sources with a positive match score, best first."""
         if isinstance(sources, SourcePool):
-            sources = sources.related(profile)
+            cached = sources.ranked.get(id(profile))
+            if cached is None:
+                cached = self._rank(profile, sources.related(profile))
+                sources.ranked[id(profile)] = cached
+            return cached
+        return self._rank(profile, sources)
+
+    def _rank(
+        self, profile: ParamProfile, sources: Iterable[ValueSource]
+    ) -> list[tuple[int, ValueSource]]:
         scored = []
         for source in sources:
             if not _type_ok(profile.schema, source.value):

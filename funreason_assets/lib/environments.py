@@ -368,7 +368,14 @@ def to_jsonable(value: Any, _stack: tuple[int, ...] = ()) -> Any:
     Objects become their public attributes; sets become sorted lists; back references to an
     enclosing object (e.g. a directory's `parent`) are dropped to keep the result a tree.
     """
-    if value is None or isinstance(value, bool | int | str):
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is bool:
+        return value
+    if kind is dict:
+        return {str(k): to_jsonable(v, _stack) for k, v in value.items()}
+    if kind is list:
+        return [to_jsonable(v, _stack) for v in value]
+    if isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
@@ -477,18 +484,23 @@ class Environment:
         """The tools callable in this environment."""
         return [tool for _, tool in self.methods.values()]
 
-    def snapshot(self) -> EnvironmentSnapshot:
-        """Copy the full state so it can be restored exactly."""
-        attributes = {name: vars(instance) for name, instance in self.instances.items()}
+    def snapshot(self, classes: Iterable[str] | None = None) -> EnvironmentSnapshot:
+        """Copy the state (of all classes, or only the named ones) so it can be restored."""
+        names = self.instances if classes is None else classes
+        attributes = {name: vars(self.instances[name]) for name in names}
         return EnvironmentSnapshot(pickle.dumps(attributes, protocol=pickle.HIGHEST_PROTOCOL))
 
     def restore(self, snapshot: EnvironmentSnapshot) -> None:
         """Restore a snapshot in place (the snapshot stays reusable)."""
         attributes = pickle.loads(snapshot.payload)
-        for name, instance in self.instances.items():
-            current = vars(instance)
+        for name, saved in attributes.items():
+            current = vars(self.instances[name])
             current.clear()
-            current.update(attributes[name])
+            current.update(saved)
+
+    def class_state(self, class_name: str) -> Any:
+        """Public state of one involved class as JSON-able data."""
+        return to_jsonable(self.instances[class_name])
 
     def fork(self) -> Environment:
         """An independent copy of this environment in its current state (a sandbox)."""

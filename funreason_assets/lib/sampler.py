@@ -27,8 +27,8 @@ from funreason_assets.lib.binding import (
     BoundValue,
     SourcePool,
     UnbindableError,
+    class_sources,
     output_sources,
-    state_sources,
 )
 from funreason_assets.lib.environments import Environment, ToolRegistry, state_digest, to_jsonable
 from funreason_assets.lib.executor import ParsedCall, execute_call, format_call
@@ -40,6 +40,10 @@ from funreason_assets.lib.records import (
     PlannedRound,
     stable_id,
 )
+
+# Candidate values taken from one class's state: enough variety for binding, and a bound on
+# the walk over long-context states (thousands of files and records).
+STATE_SOURCE_LIMIT = 600
 
 INJECTED_ERRORS = (
     "Service temporarily unavailable. Please retry the request.",
@@ -93,6 +97,7 @@ class SamplerStats:
     dropped: Counter[str] = field(default_factory=Counter)
     rounds_failed: Counter[str] = field(default_factory=Counter)
     targets: Counter[str] = field(default_factory=Counter)
+    target_failures: Counter[str] = field(default_factory=Counter)
     tools_reached: Counter[str] = field(default_factory=Counter)
 
 
@@ -278,7 +283,14 @@ class PlanSampler:
         depth = self.index.depth
         bonus = self.config.depth_oversampling
         targets = self.stats.targets
-        weights = [(1.0 + bonus * depth.get(tool, 0)) / (1.0 + targets[tool]) for tool in candidates]
+        failures = self.stats.target_failures
+        # Quotas: rarely-targeted tools first; deep ones oversampled; tools that keep failing
+        # to be reached from these states lose weight so they do not eat the budget.
+        weights = [
+            (1.0 + bonus * depth.get(tool, 0))
+            / ((1.0 + targets[tool]) * (1.0 + 0.5 * failures[tool]))
+            for tool in candidates
+        ]
         return rng.choices(candidates, weights=weights)[0]
 
 
@@ -320,6 +332,11 @@ class _DialogueWalk:
         self.positions: dict[int, str] = {}
         self.rounds: list[PlannedRound] = []
         self._state_pool: SourcePool | None = None
+        self._class_pools: dict[str, SourcePool] = {}
+        self._stateless = {
+            name for name in environment.involved_classes
+            if sampler.registry.classes[name].stateless
+        }
         self._read_only = {
             node for node, data in sampler.index.graph.nodes(data=True) if data.get("read_only")
         }
@@ -328,16 +345,43 @@ class _DialogueWalk:
 
     def _state(self) -> SourcePool:
         # The state's candidate values change only when a state-changing call succeeds or the
-        # environment is rolled back, so they are computed once per state version.
+        # environment is rolled back, so they are computed once per state version, per class:
+        # a call changes only its own class's state.
         if self._state_pool is None:
-            self._state_pool = SourcePool(state_sources(self.environment.state()))
+            pools = []
+            for class_name in self.environment.involved_classes:
+                if class_name in self._stateless:
+                    continue
+                pool = self._class_pools.get(class_name)
+                if pool is None:
+                    instance = self.environment.instances[class_name]
+                    public = {k: v for k, v in vars(instance).items() if not k.startswith("_")}
+                    pool = SourcePool(class_sources(class_name, public, STATE_SOURCE_LIMIT))
+                    self._class_pools[class_name] = pool
+                pools.append(pool)
+            self._state_pool = pools[0] if len(pools) == 1 else SourcePool.union(pools)
         return self._state_pool
+
+    def _invalidate(self, class_name: str | None = None) -> None:
+        self._state_pool = None
+        if class_name is None:
+            self._class_pools.clear()
+        else:
+            self._class_pools.pop(class_name, None)
 
     def try_call(self, tool: str, round_index: int, calls: list[ExecutedCall]) -> bool:
         """Bind and execute a tool (re-sampling on errors); record it on success."""
         sampler = self.sampler
         spec = self.environment.methods[tool][1]
         sourced = sampler.index.data_sources.get(tool, frozenset())
+        # A failing call may still change the state (BFCL's add_contact bumps its counter
+        # before it fails), and failed attempts are not part of the ground truth, so calls that
+        # can change state run against a snapshot they roll back to on failure.
+        guard = (
+            self.environment.snapshot([spec.class_name])
+            if tool not in self._read_only and spec.class_name not in self._stateless
+            else None
+        )
         for _ in range(sampler.config.resamples):
             try:
                 bound = self.binder.bind(spec, self.output_pool, self._state, sourced=sourced)
@@ -346,6 +390,9 @@ class _DialogueWalk:
             arguments = {name: value.value for name, value in bound.items()}
             outcome = execute_call(self.environment, ParsedCall(tool, (), arguments))
             if not outcome.ok:
+                if guard is not None:
+                    self.environment.restore(guard)
+                    self._invalidate(spec.class_name)
                 continue
             global_index = len(self.outputs)
             position = f"{round_index}.{len(calls)}"
@@ -367,7 +414,7 @@ class _DialogueWalk:
             self.output_pool.extend(output_sources([(global_index, tool, outcome.output)]))
             self.called.add(tool)
             if tool not in self._read_only:
-                self._state_pool = None
+                self._invalidate(spec.class_name)
             return True
         return False
 
@@ -395,8 +442,10 @@ class _DialogueWalk:
                 sampler.stats.targets[target] += 1
                 return planned
             sampler.stats.rounds_failed["target_unreachable" if target else "no_target"] += 1
+            if target is not None:
+                sampler.stats.target_failures[target] += 1
             self.environment.restore(snapshot)
-            self._state_pool = None
+            self._invalidate()
             self.called, self.outputs, self.output_pool, self.positions = (
                 set(saved[0]), list(saved[1]), saved[2].copy(), dict(saved[3])
             )

@@ -110,8 +110,8 @@ def gorilla_file_system(rng: random.Random) -> dict[str, Any]:
 def message_api(rng: random.Random) -> dict[str, Any]:
     """4-10 users, an inbox of realistic messages, sometimes a logged-in user."""
     names = rng.sample(vocab.FIRST_NAMES, rng.randint(4, 10))
-    start = rng.randint(1, 80)
-    user_map = {name: f"USR{start + index:03d}" for index, name in enumerate(names)}
+    # Ids are sequential from USR001, as the class numbers new contacts `user_count + 1`.
+    user_map = {name: f"USR{index + 1:03d}" for index, name in enumerate(names)}
     ids = list(user_map.values())
     inbox = [{rng.choice(ids): _sentence(rng)} for _ in range(rng.randint(1, 6))]
     return {
