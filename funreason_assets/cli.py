@@ -65,8 +65,15 @@ def run_pipeline(
             for evaluation in result.get_asset_check_evaluations()
             if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
         ]
+        warnings = [
+            f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+            for evaluation in result.get_asset_check_evaluations()
+            if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+        ]
         entry = {
             "shard": shard,
+            "checks_evaluated": len(result.get_asset_check_evaluations()),
+            "warnings": warnings,
             "success": result.success,
             "seconds": round(time.perf_counter() - started, 2),
             "failed_checks": failed_checks,

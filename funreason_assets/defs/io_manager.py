@@ -1,6 +1,5 @@
 """One IO manager for every asset: records as Parquet, documents as JSON, under one base path."""
 
-from __future__ import annotations
 
 import importlib
 import json
@@ -10,7 +9,7 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from funreason_assets.lib.settings import resolve
 
@@ -66,7 +65,7 @@ class RecordIOManager(dg.ConfigurableIOManager):
     project-relative or absolute folder; tests point it at a temporary directory.
     """
 
-    base_path: str = dg.Field(
+    base_path: str = Field(
         default="data/outputs/assets", description="Folder (project-relative or absolute)."
     )
 
@@ -78,7 +77,7 @@ class RecordIOManager(dg.ConfigurableIOManager):
         """Write the asset value and attach path and row count metadata."""
         if obj is None:
             return
-        partition = context.partition_key if context.has_partition_key else None
+        partition = context.asset_partition_key if context.has_asset_partitions else None
         stem = self._path(context, partition)
         stem.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(obj, list) and all(isinstance(item, BaseModel) for item in obj):

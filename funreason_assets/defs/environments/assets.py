@@ -1,8 +1,8 @@
 """Environments phase: the tool catalog and the generated scenario seeds."""
 
-from __future__ import annotations
 
 import dagster as dg
+from pydantic import Field
 
 from funreason_assets.defs.environments.resources import EnvironmentPacksResource
 from funreason_assets.defs.metadata import markdown_table, record_metadata
@@ -49,7 +49,7 @@ CATALOG_EXPECTATIONS = [
 )
 def tool_catalog(
     context: dg.AssetExecutionContext, environment_packs: EnvironmentPacksResource
-) -> dg.MaterializeResult[list[ToolRecord]]:
+):
     """One record per tool of every configured environment class, with its JSON Schema."""
     registry = environment_packs.registry()
     records = catalog_records(registry)
@@ -84,7 +84,7 @@ def tool_catalog(
 class ScenarioSeedsConfig(dg.Config):
     """Run-time knobs of scenario generation (defaults from the generation config)."""
 
-    scenarios_per_shard: int | None = dg.Field(
+    scenarios_per_shard: int | None = Field(
         default=None, description="Scenarios per shard; None takes the generation config value."
     )
 
@@ -122,7 +122,7 @@ def scenario_seeds(
     context: dg.AssetExecutionContext,
     config: ScenarioSeedsConfig,
     environment_packs: EnvironmentPacksResource,
-) -> dg.MaterializeResult[list[Scenario]]:
+):
     """One record per generated initial state (for 1-3 involved classes) of this shard."""
     settings = load_generation_settings()
     registry = environment_packs.registry()

@@ -1,10 +1,10 @@
 """The environment pack resource: the tool registry every phase executes against."""
 
-from __future__ import annotations
 
 from functools import lru_cache
 
 import dagster as dg
+from pydantic import Field
 
 from funreason_assets.lib.environments import ToolRegistry
 from funreason_assets.lib.settings import PACK_CONFIG, resolve
@@ -22,7 +22,7 @@ class EnvironmentPacksResource(dg.ConfigurableResource):
     doc or config fails the run at once with a message naming the file and field.
     """
 
-    pack_config: str = dg.Field(
+    pack_config: str = Field(
         default=PACK_CONFIG, description="Pack config file (YAML or JSON), project-relative."
     )
 

@@ -1,6 +1,5 @@
 """Graph phase: the API dependency graph built by execution probing."""
 
-from __future__ import annotations
 
 from typing import Any
 
@@ -43,7 +42,7 @@ GROUP = "graph"
 )
 def api_graph(
     context: dg.AssetExecutionContext, environment_packs: EnvironmentPacksResource
-) -> dg.MaterializeResult[dict[str, Any]]:
+):
     """The API dependency graph (node-link JSON): nodes are tools, edges carry evidence."""
     settings = load_generation_settings()
     registry = environment_packs.registry()

@@ -1,6 +1,5 @@
 """Sampling phase (METHOD.md Phase I): ground-truth dialogue plans per shard."""
 
-from __future__ import annotations
 
 from typing import Any
 
@@ -70,7 +69,7 @@ def ground_truth_plans(
     environment_packs: EnvironmentPacksResource,
     scenario_seeds: list[Scenario],
     api_graph: dict[str, Any],
-) -> dg.MaterializeResult[list[DialoguePlan]]:
+):
     """One record per dialogue: N rounds of executed traces walking toward target tools."""
     settings = load_generation_settings()
     registry = environment_packs.registry()
