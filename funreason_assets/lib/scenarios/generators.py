@@ -8,6 +8,7 @@ scenario, in any process: only the passed generator is used, never global random
 from __future__ import annotations
 
 import copy
+import importlib
 import hashlib
 import json
 import random
@@ -416,7 +417,7 @@ def validate_scenario(scenario: Scenario) -> list[str]:
         if class_name not in BFCL_V3_CLASSES:
             continue
         module_name, _ = BFCL_V3_CLASSES[class_name]
-        module = __import__(f"{BFCL_BACKEND}.{module_name}", fromlist=[class_name])
+        module = importlib.import_module(f"{BFCL_BACKEND}.{module_name}")
         instance = getattr(module, class_name)()
         try:
             instance._load_scenario(copy.deepcopy(config), long_context=False)
