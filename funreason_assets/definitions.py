@@ -4,7 +4,6 @@ from pathlib import Path
 
 import dagster as dg
 
-import funreason_assets.defs
 from funreason_assets.defs.environments.resources import EnvironmentPacksResource
 from funreason_assets.defs.io_manager import RecordIOManager
 
@@ -12,9 +11,7 @@ from funreason_assets.defs.io_manager import RecordIOManager
 @dg.definitions
 def defs() -> dg.Definitions:
     """Autoload `defs/` and bind the resources every asset shares."""
-    loaded = dg.load_defs(
-        defs_root=funreason_assets.defs, project_root=Path(__file__).resolve().parent.parent
-    )
+    loaded = dg.load_from_defs_folder(path_within_project=Path(__file__).resolve().parent)
     shared = dg.Definitions(
         resources={
             "io_manager": RecordIOManager(),
