@@ -1,0 +1,59 @@
+"""A content-addressed on-disk cache of model completions.
+
+The key is the sha256 of everything that determines a completion: the model string, the
+rendered messages, the sampling parameters, the tools, the response schema and the prompt
+version. A rerun or a resumed backfill therefore makes no call it already made. Entries are
+JSON files written atomically (temp file + rename), so concurrent writers in several processes
+never leave a torn entry; two writers of the same key write the same content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+def cache_key(fields: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of the fields that determine a completion."""
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class CompletionCache:
+    """Completions stored as `<root>/<key[:2]>/<key>.json`."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The stored entry, or None when absent or unreadable (a bad entry is a miss)."""
+        try:
+            with self._path(key).open(encoding="utf-8") as handle:
+                entry = json.load(handle)
+        except (OSError, ValueError):
+            return None
+        return entry if isinstance(entry, dict) and entry.get("key") == key else None
+
+    def put(self, key: str, entry: Mapping[str, Any]) -> None:
+        """Store an entry atomically."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                json.dump({**entry, "key": key}, stream, ensure_ascii=False)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.root.glob("??/*.json")) if self.root.exists() else 0
