@@ -6,6 +6,7 @@ import dagster as dg
 
 from funreason_assets.defs.environments.resources import EnvironmentPacksResource
 from funreason_assets.defs.io_manager import RecordIOManager
+from funreason_assets.defs.models.resources import ModelsResource
 
 
 @dg.definitions
@@ -16,6 +17,7 @@ def defs() -> dg.Definitions:
         resources={
             "io_manager": RecordIOManager(),
             "environment_packs": EnvironmentPacksResource(),
+            "models": ModelsResource(),
         }
     )
     return dg.Definitions.merge(loaded, shared)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import funreason_assets  # noqa: F401  (environment settings before any third-party import)
 import pytest
 
+import funreason_assets  # noqa: F401  (environment settings before any third-party import)
 from funreason_assets.lib.environments import ToolRegistry
 from funreason_assets.lib.graph import GraphBuildConfig, build_api_graph
 from funreason_assets.lib.scenario_sources import probe_scenarios

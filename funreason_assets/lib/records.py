@@ -108,3 +108,168 @@ class DialoguePlan(BaseModel):
     long_context: bool
     rounds: list[PlannedRound]
     graph_fingerprint: str
+
+
+# ---------------------------------------------------------------------- Phase II
+
+
+class AdvancedToolInput(BaseModel):
+    """One input of an advanced tool: a free value of the trace (not produced by a call)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    description: str
+    json_schema: dict[str, Any]
+    value: Any
+    provenance: ArgumentProvenance
+    used_by: list[str] = Field(description="`<call index>.<parameter>` that take this value")
+
+
+class SubCall(BaseModel):
+    """One step of an advanced tool's decomposition and where each argument comes from.
+
+    `bindings` maps a parameter to `input:<name>` (an advanced-tool input), `call:<k>:<path>`
+    (a field of sub-call k's output) or `context:<round>.<call>:<path>` (an earlier round's
+    output that the dialogue already holds).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    tool: str
+    bindings: dict[str, str]
+
+
+class AdvancedTool(BaseModel):
+    """The trace of one round abstracted into one tool (METHOD.md Phase II)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    description: str
+    parameters: dict[str, Any] = Field(description="JSON Schema object of the inputs")
+    inputs: list[AdvancedToolInput]
+    output_of: str = Field(description="The target tool whose output this tool returns")
+    decomposition: list[SubCall]
+    hidden_intermediates: list[str] = Field(description="Tools whose outputs stay hidden")
+    generator: str
+
+
+class HardQuery(BaseModel):
+    """One round's advanced tool and the hard query a user would write (Phase II record)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    query_id: str
+    plan_id: str
+    scenario_id: str
+    shard: str
+    round_index: int
+    variant: Variant
+    target: str
+    advanced_tool: AdvancedTool
+    query: str
+    follow_up: str | None = Field(
+        default=None,
+        description="The next user turn of a missing-parameter or missing-function round "
+        "(supplies the value, or says the function is available again)",
+    )
+    omitted: dict[str, Any] | None = Field(
+        default=None, description="Missing parameter: {name: value} the query leaves out"
+    )
+    generator: str
+    prompt_version: str
+
+
+class QueryDrop(BaseModel):
+    """A query rejected by a computed rule, kept for the funnel."""
+
+    model_config = ConfigDict(frozen=True)
+
+    plan_id: str
+    round_index: int
+    rule: str
+    detail: str
+    query: str
+
+
+# ---------------------------------------------------------------------- Phase III
+
+
+class StepRecord(BaseModel):
+    """One step of the reasoner's agent loop: its text, its calls and what they returned."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reasoning: str
+    calls: list[str]
+    results: list[Any]
+    statuses: list[str]
+    raw: str = ""
+
+
+class Attempt(BaseModel):
+    """One reasoning attempt in the sandbox, with its verdict and (on failure) the critique."""
+
+    model_config = ConfigDict(frozen=True)
+
+    attempt: int
+    steps: list[StepRecord]
+    passed: bool
+    failure_kind: str | None = None
+    diff: list[str] = Field(default_factory=list)
+    critique: str | None = None
+    generator: str
+    hint_given: bool = False
+
+
+class ReasonedTurn(BaseModel):
+    """One user turn of a verified round: what the user said and the kept assistant answer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user: str
+    reasoning: str
+    steps: list[StepRecord]
+    reply: str
+    tools_hidden: list[str] = Field(default_factory=list)
+    error_tool_response: bool = False
+
+
+class ReasoningChain(BaseModel):
+    """Phase III record for one round: every attempt and, when verified, the kept turns."""
+
+    model_config = ConfigDict(frozen=True)
+
+    chain_id: str
+    query_id: str
+    plan_id: str
+    scenario_id: str
+    shard: str
+    round_index: int
+    variant: Variant
+    attempts: list[Attempt]
+    passed: bool
+    turns: list[ReasonedTurn] = Field(default_factory=list)
+    drop_reason: str | None = None
+    generators: dict[str, str]
+    model_calls: int = 0
+    tokens: int = 0
+
+
+class VerifiedDialogue(BaseModel):
+    """Rounds of one plan that passed, in order, on one persistent state."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dialogue_id: str
+    plan_id: str
+    scenario_id: str
+    shard: str
+    involved_classes: list[str]
+    initial_config: dict[str, Any]
+    long_context: bool
+    rounds: list[int]
+    chain_ids: list[str]
+    turns: list[ReasonedTurn]

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from funreason_assets.lib.reasoning import ChainConfig
 from funreason_assets.lib.sampler import SamplerConfig
 
 PROJECT_ROOT_ENV = "FUNREASON_PROJECT_ROOT"
@@ -76,10 +77,13 @@ class GenerationSettings(BaseModel):
     graph_probe: GraphProbeSettings = Field(default_factory=GraphProbeSettings)
     sampler: SamplerConfig = Field(default_factory=SamplerConfig)
     plan_checks: PlanCheckSettings = Field(default_factory=PlanCheckSettings)
+    reasoning: ChainConfig = Field(default_factory=ChainConfig)
 
 
 GENERATION_CONFIG = "data/config/generation.yaml"
 PACK_CONFIG = "data/config/environment_packs.yaml"
+MODELS_CONFIG = "data/config/models.yaml"
+MODEL_CACHE = "data/outputs/model_cache"
 
 
 class SettingsError(ValueError):

@@ -9,12 +9,16 @@ from funreason_assets.defs.environments.assets import scenario_seeds, tool_catal
 from funreason_assets.defs.environments.resources import EnvironmentPacksResource
 from funreason_assets.defs.graph.assets import api_graph
 from funreason_assets.defs.io_manager import RecordIOManager
+from funreason_assets.defs.models.resources import ModelsResource
+from funreason_assets.defs.reasoning.assets import reasoning_chains
 from funreason_assets.defs.sampling.assets import ground_truth_plans
-from funreason_assets.lib.records import DialoguePlan
+from funreason_assets.defs.synthesis.assets import hard_queries
+from funreason_assets.lib.records import DialoguePlan, HardQuery, ReasoningChain
 from funreason_assets.lib.scenarios.generators import Scenario
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-ASSETS = [tool_catalog, scenario_seeds, api_graph, ground_truth_plans]
+ASSETS = [tool_catalog, scenario_seeds, api_graph, ground_truth_plans, hard_queries,
+          reasoning_chains]
 
 
 def checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
@@ -32,6 +36,7 @@ def materialized(tmp_path_factory):
             resources={
                 "io_manager": RecordIOManager(base_path=str(base)),
                 "environment_packs": EnvironmentPacksResource(),
+                "models": ModelsResource(cache_dir=str(base / "model_cache")),
             },
             run_config=dg.RunConfig(
                 ops={"scenario_seeds": {"config": {"scenarios_per_shard": 60}}}
@@ -48,7 +53,8 @@ def test_pipeline_outputs_and_every_check_pass(materialized):
         "catalog_expectations", "parameter_schemas_valid", "seeds_load", "seed_diversity",
         "no_bfcl_overlap", "every_tool_is_a_node", "known_dependencies_found",
         "edges_have_evidence", "plans_replay_deterministically", "rounds_well_formed",
-        "tool_coverage", "duplicate_plans",
+        "tool_coverage", "duplicate_plans", "queries_obey_rules", "query_drop_share",
+        "kept_reasoning_has_no_leakage", "attempts_well_formed", "accepted_share",
     }
     failing = {name: e.metadata for name, e in evaluations.items() if not e.passed}
     # Coverage is a WARN check whose floor a 60-dialogue shard need not reach.
@@ -63,6 +69,13 @@ def test_pipeline_outputs_and_every_check_pass(materialized):
     plans = result.output_for_node("ground_truth_plans")
     assert len(plans) >= 50 and all(isinstance(p, DialoguePlan) for p in plans)
     assert (base / "ground_truth_plans" / "shard-0000.parquet").exists()
+    queries = result.output_for_node("hard_queries")
+    assert len(queries) >= 2 * len(plans) * 0.9 and all(isinstance(q, HardQuery) for q in queries)
+    chains = result.output_for_node("reasoning_chains")
+    assert all(isinstance(c, ReasoningChain) for c in chains)
+    assert sum(c.passed for c in chains) >= 0.9 * len(queries)
+    # Offline default: nothing was cached because no model was called.
+    assert not (base / "model_cache").exists()
     assert (base / "api_graph" / "all.json").exists()
 
 
@@ -80,6 +93,11 @@ def test_metadata_reports_what_users_read(materialized):
     assert plans_meta["coverage_directed"].value["share_reached"] > 0.5
     assert "random walk" in plans_meta["coverage_comparison"].value
     assert plans_meta["distributions"].value["dialogues"] == plans_meta["dagster/row_count"].value
+    chains_meta = by_asset["reasoning_chains"]
+    assert chains_meta["generators"].value["reasoner"] == "scripted"
+    assert chains_meta["pass_rate_per_attempt"].value["1"] > 0.5
+    assert chains_meta["dialogues_verified"].value > 0
+    assert by_asset["hard_queries"]["drops_per_rule"].value is not None
 
 
 def test_stored_records_load_back_typed(materialized, tmp_path):

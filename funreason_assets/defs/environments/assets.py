@@ -8,7 +8,6 @@ from funreason_assets.defs.environments.resources import EnvironmentPacksResourc
 from funreason_assets.defs.metadata import markdown_table, record_metadata
 from funreason_assets.defs.partitions import shard_partitions
 from funreason_assets.lib.catalog import (
-    ToolRecord,
     catalog_frame,
     catalog_records,
     invalid_parameter_schemas,
@@ -16,7 +15,6 @@ from funreason_assets.lib.catalog import (
 from funreason_assets.lib.expectations import Expectation, validate_frame
 from funreason_assets.lib.scenarios.contamination import BfclTestIndex
 from funreason_assets.lib.scenarios.generators import (
-    Scenario,
     diversity_stats,
     generate_scenario,
     shard_seeds,

@@ -1,7 +1,6 @@
 """Graph phase: the API dependency graph built by execution probing."""
 
 
-from typing import Any
 
 import dagster as dg
 

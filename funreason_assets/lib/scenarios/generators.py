@@ -8,8 +8,8 @@ scenario, in any process: only the passed generator is used, never global random
 from __future__ import annotations
 
 import copy
-import importlib
 import hashlib
+import importlib
 import json
 import random
 from collections.abc import Callable, Iterable, Sequence

@@ -1,0 +1,237 @@
+"""Prompts of the model roles, their versions and their typed responses.
+
+Each role is a pure prompt builder plus the pydantic model its reply must validate against. The
+version of a role's prompt enters the completion cache key and the records it produces, so a
+prompt change never serves stale cached replies.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+PROMPT_VERSIONS = {
+    "tool_abstractor": "tool_abstractor/1",
+    "query_writer": "query_writer/1",
+    "reasoner": "reasoner/1",
+    "critic": "critic/1",
+    "replier": "replier/1",
+}
+
+FailureKind = Literal[
+    "missing_prerequisite",
+    "wrong_argument",
+    "wrong_tool",
+    "premature_stop",
+    "tool_error",
+    "state_mismatch",
+    "missing_result",
+    "should_ask",
+    "should_decline",
+    "unparseable",
+]
+
+
+class ToolNaming(BaseModel):
+    """Tool abstractor reply: a name and the user-level goal of the advanced tool."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{2,63}$")
+    description: str = Field(min_length=8, max_length=400)
+
+
+class QueryDraft(BaseModel):
+    """Query writer reply: the user's turn, and for split rounds the next user turn."""
+
+    query: str = Field(min_length=8, max_length=1200)
+    follow_up: str | None = Field(default=None, max_length=600)
+
+
+class ReasonerStep(BaseModel):
+    """Reasoner reply for one step: its reasoning and the calls to run (empty = answer now)."""
+
+    reasoning: str = Field(min_length=1)
+    calls: list[str] = Field(default_factory=list)
+    answer: str | None = Field(default=None, description="Text to the user when calling nothing")
+
+
+class Critique(BaseModel):
+    """Critic reply: the kind of error and a hint that pastes no ground-truth value."""
+
+    failure_kind: FailureKind
+    hint: str = Field(min_length=8, max_length=600)
+
+
+class ClosingReply(BaseModel):
+    """Replier reply: the closing message to the user, grounded in the tool results."""
+
+    reply: str = Field(min_length=2, max_length=1500)
+
+
+def _schema_note(model: type[BaseModel]) -> str:
+    return (
+        "Answer with only a JSON object that validates against this JSON Schema:\n"
+        + json.dumps(model.model_json_schema(), separators=(",", ":"))
+    )
+
+
+def tool_abstractor_messages(
+    target_description: str, trace: Sequence[str], inputs: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Messages asking for the advanced tool's name and goal."""
+    return [
+        {
+            "role": "system",
+            "content": (
+                "You abstract a trace of tool calls into ONE advanced tool. Its inputs are the "
+                "given free values; its output is the last target's output; intermediate steps "
+                "are hidden. Name it in snake_case and describe the user-level goal in one or "
+                "two sentences, without naming the intermediate tools. " + _schema_note(ToolNaming)
+            ),
+        },
+        {
+            "role": "user",
+            "content": (
+                f"Target tool: {target_description}\nTrace:\n"
+                + "\n".join(trace)
+                + f"\nFree inputs: {json.dumps(inputs, default=str)}"
+            ),
+        },
+    ]
+
+
+def query_writer_messages(
+    tool_name: str,
+    goal: str,
+    inputs: Mapping[str, Any],
+    omitted: Mapping[str, Any] | None,
+    earlier_turns: Sequence[str],
+    hidden_tools: Sequence[str],
+    variant: str,
+) -> list[dict[str, Any]]:
+    """Messages asking for a hard query for an advanced tool."""
+    rules = [
+        "Write what a real user would type, with a persona or some context if natural.",
+        "State every input value exactly as given.",
+        "Never name or describe these intermediate steps: " + (", ".join(hidden_tools) or "-"),
+        "Never include ids, tokens, codes or numbers that a tool would produce.",
+        "You may refer to earlier turns of the conversation.",
+    ]
+    if omitted:
+        rules.append(
+            "Leave out " + ", ".join(omitted) + " entirely from `query`; put it (exact value) in "
+            "`follow_up`, the user's answer when asked for it."
+        )
+    if variant == "missing_function":
+        rules.append("Also write `follow_up`: the user says the needed function is now available.")
+    return [
+        {
+            "role": "system",
+            "content": "You write hard user queries for tool-use training data.\n- "
+            + "\n- ".join(rules)
+            + "\n"
+            + _schema_note(QueryDraft),
+        },
+        {
+            "role": "user",
+            "content": (
+                f"Advanced tool {tool_name}: {goal}\n"
+                f"Input values: {json.dumps(dict(inputs), default=str)}\n"
+                f"Omitted: {json.dumps(dict(omitted or {}), default=str)}\n"
+                "Conversation so far:\n" + ("\n".join(earlier_turns) or "(none)")
+            ),
+        },
+    ]
+
+
+REASONER_SYSTEM = (
+    "You are a careful assistant that uses tools. Think step by step about which tools you "
+    "need, including any prerequisite a tool depends on. Reply with a JSON object: "
+    "`reasoning` (your thinking), `calls` (a list of calls in Python syntax with keyword "
+    "literal arguments, e.g. [\"get_user_id(user='Ann')\"]; the calls of one step must not "
+    "depend on each other's results) and, when you call nothing, `answer` (your message to "
+    "the user). If a required value is missing from the request, call nothing and ask for it. "
+    "If no available tool can do what is asked, call nothing and say so."
+)
+
+
+def reasoner_messages(
+    tools: Sequence[Mapping[str, Any]],
+    history: Sequence[Mapping[str, Any]],
+    query: str,
+    hint: str | None,
+    critiques: Sequence[str],
+    steps: Sequence[tuple[str, Sequence[str], Sequence[Any]]],
+) -> list[dict[str, Any]]:
+    """Messages of one reasoner step: tools, the dialogue so far, hints, and this turn's steps."""
+    system = REASONER_SYSTEM + "\nTools:\n" + json.dumps(list(tools), separators=(",", ":"))
+    system += "\n" + _schema_note(ReasonerStep)
+    messages: list[dict[str, Any]] = [{"role": "system", "content": system}, *history]
+    guidance = []
+    if hint:
+        guidance.append(hint)
+    guidance.extend(f"A previous attempt failed: {critique}" for critique in critiques)
+    content = query if not guidance else query + "\n\n[Guidance]\n" + "\n".join(guidance)
+    messages.append({"role": "user", "content": content})
+    for reasoning, calls, results in steps:
+        messages.append(
+            {
+                "role": "assistant",
+                "content": json.dumps({"reasoning": reasoning, "calls": list(calls)}),
+            }
+        )
+        messages.append(
+            {"role": "user", "content": "Tool results: " + json.dumps(list(results), default=str)}
+        )
+    return messages
+
+
+def critic_messages(
+    query: str,
+    failure_kind: str,
+    diff: Sequence[str],
+    attempted_calls: Sequence[str],
+    expected_tools: Sequence[str],
+) -> list[dict[str, Any]]:
+    """Messages asking the critic to name the error without pasting expected values."""
+    return [
+        {
+            "role": "system",
+            "content": (
+                "You review a failed tool-use attempt. Name the specific error (missing "
+                "prerequisite, wrong argument, wrong tool, premature stop, ...) and give a short "
+                "hint. Never paste expected values, ids or results. " + _schema_note(Critique)
+            ),
+        },
+        {
+            "role": "user",
+            "content": (
+                f"Request: {query}\nChecker verdict: {failure_kind}\n"
+                f"Differences: {json.dumps(list(diff)[:8])}\n"
+                f"Attempted calls: {json.dumps(list(attempted_calls))}\n"
+                f"Tools the correct solution uses: {json.dumps(list(expected_tools))}"
+            ),
+        },
+    ]
+
+
+def replier_messages(query: str, calls: Sequence[str], results: Sequence[Any]) -> list[dict]:
+    """Messages asking for the closing reply grounded in the tool results."""
+    return [
+        {
+            "role": "system",
+            "content": (
+                "Write the closing message to the user: what was done and what the tools "
+                "returned, grounded only in the results below. " + _schema_note(ClosingReply)
+            ),
+        },
+        {
+            "role": "user",
+            "content": (
+                f"Request: {query}\nCalls: {json.dumps(list(calls))}\n"
+                f"Results: {json.dumps(list(results), default=str)[:4000]}"
+            ),
+        },
+    ]
