@@ -12,7 +12,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup run test ui bench lint
+.PHONY: setup browser run test ui bench lint
 
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
@@ -22,8 +22,14 @@ setup:
 run: setup
 	$(UV) run python -m funreason_assets.cli run
 
-test: setup
-	$(UV) run pytest -q -n 2
+# Headless Chromium for the UI and report tests (Debian's package; needs root or sudo).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: setup browser
+	FUNREASON_ARTIFACTS=$(CURDIR)/test-artifacts $(UV) run pytest -q -n 2
 
 ui: setup
 	$(UV) run dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml

@@ -18,20 +18,39 @@ import dagster as dg
 logger = logging.getLogger("funreason_assets")
 
 
+def _check_summary(result: dg.ExecuteInProcessResult) -> tuple[list[str], list[str]]:
+    failed, warned = [], []
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.passed:
+            continue
+        name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        (warned if evaluation.severity == dg.AssetCheckSeverity.WARN else failed).append(name)
+    return failed, warned
+
+
+def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+    return {
+        stat.step_key: round((stat.end_time or 0) - (stat.start_time or 0), 2)
+        for stat in instance.get_run_step_stats(run_id)
+    }
+
+
 def run_pipeline(
     shards: Sequence[str] | None = None,
     instance: dg.DagsterInstance | None = None,
     definitions: dg.Definitions | None = None,
+    export: bool = True,
 ) -> dict[str, object]:
-    """Materialize the pipeline: every asset on the first shard, the shard assets on the rest.
+    """Materialize the pipeline: every shard, then curation, exports and the report.
 
     Args:
         shards: Partition keys to run (all shards when None).
         instance: The Dagster instance to record runs in (`DagsterInstance.get()` when None).
         definitions: The code location (loaded from `funreason_assets.definitions` when None).
+        export: Also run `export_dataset` after the shards.
 
     Returns:
-        A summary: per-run status and wall seconds, and failed checks if any.
+        A summary: per run, status, wall seconds, seconds per asset, warnings.
 
     Raises:
         RuntimeError: If a run fails or a check with ERROR severity fails.
@@ -45,44 +64,42 @@ def run_pipeline(
     partitions = job.partitions_def
     assert partitions is not None
     keys = list(shards) if shards else list(partitions.get_partition_keys())
-    repository = definitions.get_repository_def()
-    asset_graph = repository.asset_graph
-    shard_assets = {
-        key for key in asset_graph.get_all_asset_keys()
+    asset_graph = definitions.get_repository_def().asset_graph
+    shard_assets = sorted(
+        key for key in job.asset_layer.selected_asset_keys
         if asset_graph.get(key).partitions_def is not None
-    }
-    summary: dict[str, object] = {"runs": []}
-    for index, shard in enumerate(keys):
+    )
+    runs: list[dict[str, object]] = []
+    summary: dict[str, object] = {"runs": runs}
+    plan: list[tuple[str, dg.JobDefinition, str | None, list[dg.AssetKey] | None]] = [
+        (shard, job, shard, None if index == 0 else shard_assets)
+        for index, shard in enumerate(keys)
+    ]
+    if export:
+        plan.append(("export", definitions.resolve_job_def("export_dataset"), None, None))
+    for name, run_job, partition, selection in plan:
         started = time.perf_counter()
-        result = job.execute_in_process(
-            partition_key=shard,
+        result = run_job.execute_in_process(
+            partition_key=partition,
             instance=instance,
-            asset_selection=None if index == 0 else sorted(shard_assets),
+            asset_selection=selection,
             raise_on_error=False,
         )
-        failed_checks = [
-            f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-            for evaluation in result.get_asset_check_evaluations()
-            if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
-        ]
-        warnings = [
-            f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-            for evaluation in result.get_asset_check_evaluations()
-            if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
-        ]
+        failed_checks, warnings = _check_summary(result)
         entry = {
-            "shard": shard,
-            "checks_evaluated": len(result.get_asset_check_evaluations()),
-            "warnings": warnings,
+            "run": name,
             "success": result.success,
             "seconds": round(time.perf_counter() - started, 2),
+            "seconds_per_asset": _step_seconds(instance, result.run_id),
+            "checks_evaluated": len(result.get_asset_check_evaluations()),
+            "warnings": warnings,
             "failed_checks": failed_checks,
             "run_id": result.run_id,
         }
-        summary["runs"].append(entry)  # type: ignore[union-attr]
-        logger.info("shard %s: %s", shard, entry)
+        runs.append(entry)
+        logger.info("%s: %s", name, entry)
         if not result.success or failed_checks:
-            raise RuntimeError(f"pipeline run for {shard} failed: {json.dumps(entry)}")
+            raise RuntimeError(f"pipeline run {name} failed: {json.dumps(entry)}")
     return summary
 
 
@@ -92,11 +109,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="materialize the whole pipeline (offline default)")
     run.add_argument("--shard", action="append", help="only these shard keys (repeatable)")
+    run.add_argument("--no-export", action="store_true", help="skip curation and exports")
+    lineage = commands.add_parser("lineage", help="print the story of one exported dialogue")
+    lineage.add_argument("id", help="a dialogue id (dialogue-...) or a BFCL entry id")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.command == "run":
-        summary = run_pipeline(args.shard)
+        summary = run_pipeline(args.shard, export=not args.no_export)
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    elif args.command == "lineage":
+        from funreason_assets.lineage import LineageError, dialogue_story
+
+        try:
+            sys.stdout.write(dialogue_story(args.id) + "\n")
+        except LineageError as exc:
+            sys.stderr.write(f"{exc}\n")
+            return 1
     return 0
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 from funreason_assets.defs.environments.resources import EnvironmentPacksResource
+from funreason_assets.defs.export.resources import ExportsResource
 from funreason_assets.defs.io_manager import RecordIOManager
 from funreason_assets.defs.models.resources import ModelsResource
 
@@ -18,6 +19,7 @@ def defs() -> dg.Definitions:
             "io_manager": RecordIOManager(),
             "environment_packs": EnvironmentPacksResource(),
             "models": ModelsResource(),
+            "exports": ExportsResource(),
         }
     )
     return dg.Definitions.merge(loaded, shared)

@@ -356,8 +356,6 @@ def _chain_flow(
     tools = environment.tools
     history: list[dict[str, Any]] = []
     context_outputs: dict[str, Any] = {}
-    kept_turns: list[ReasonedTurn] = []
-    kept_rounds: list[int] = []
     failed = False
     for planned in plan.rounds:
         query = queries.get(planned.index)
@@ -489,6 +487,9 @@ def _chain_flow(
                 turns.append(
                     ReasonedTurn(
                         user=turn.user, reasoning=reasoning, steps=steps, reply=reply,
+                        round_index=planned.index, variant=planned.variant, mode=turn.mode,
+                        ground_truth=[c.call for c in planned.executed_calls()]
+                        if turn.mode == "act" else [],
                         tools_hidden=turn.hidden,
                         error_tool_response=any(
                             c.injected_error for c in planned.calls
@@ -521,19 +522,33 @@ def _chain_flow(
                                       turn_record.reply)
         for call, output in zip(planned.executed_calls(), gt_outputs, strict=True):
             context_outputs[f"{planned.index}.{call.index}"] = output
-        kept_turns.extend(turns)
-        kept_rounds.append(planned.index)
-    if len(kept_rounds) >= config.min_rounds:
-        outcome.dialogue = VerifiedDialogue(
-            dialogue_id=stable_id("dialogue", plan.plan_id, kept_rounds),
-            plan_id=plan.plan_id, scenario_id=plan.scenario_id, shard=plan.shard,
-            involved_classes=plan.involved_classes, initial_config=plan.initial_config,
-            long_context=plan.long_context, rounds=kept_rounds,
-            chain_ids=[c.chain_id for c in outcome.chains if c.passed], turns=kept_turns,
-        )
-    else:
+    outcome.dialogue = assemble_dialogue(plan, outcome.chains, config.min_rounds)
+    if outcome.dialogue is None:
         outcome.drop_reason = "too_few_verified_rounds"
     return outcome
+
+
+def assemble_dialogue(
+    plan: DialoguePlan, chains: Sequence[ReasoningChain], min_rounds: int
+) -> VerifiedDialogue | None:
+    """The verified prefix of a plan's rounds as one dialogue, if it is long enough."""
+    ordered = sorted((c for c in chains if c.plan_id == plan.plan_id), key=lambda c: c.round_index)
+    kept: list[ReasoningChain] = []
+    for chain in ordered:
+        if not chain.passed:
+            break
+        kept.append(chain)
+    if len(kept) < min_rounds:
+        return None
+    rounds = [chain.round_index for chain in kept]
+    return VerifiedDialogue(
+        dialogue_id=stable_id("dialogue", plan.plan_id, rounds),
+        plan_id=plan.plan_id, scenario_id=plan.scenario_id, shard=plan.shard,
+        involved_classes=plan.involved_classes, initial_config=plan.initial_config,
+        long_context=plan.long_context, rounds=rounds,
+        chain_ids=[chain.chain_id for chain in kept],
+        turns=[turn for chain in kept for turn in chain.turns],
+    )
 
 
 def _run_calls(

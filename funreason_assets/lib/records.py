@@ -233,6 +233,12 @@ class ReasonedTurn(BaseModel):
     reasoning: str
     steps: list[StepRecord]
     reply: str
+    round_index: int = 0
+    variant: Variant = "base"
+    mode: Literal["act", "ask", "decline"] = "act"
+    ground_truth: list[str] = Field(
+        default_factory=list, description="The plan's calls for this turn (BFCL ground truth)"
+    )
     tools_hidden: list[str] = Field(default_factory=list)
     error_tool_response: bool = False
 

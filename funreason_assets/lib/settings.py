@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from funreason_assets.lib.curation import CurationConfig
 from funreason_assets.lib.reasoning import ChainConfig
 from funreason_assets.lib.sampler import SamplerConfig
 
@@ -65,6 +66,26 @@ class PlanCheckSettings(BaseModel):
     compare_with_random_walk: bool = True
 
 
+class ExportSettings(BaseModel):
+    """What the export assets write."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    split_turns: bool = Field(
+        default=False, description="Also write one sample per assistant turn (reasoning of "
+        "earlier turns stripped)."
+    )
+
+
+class ScheduleSettings(BaseModel):
+    """Scheduled regeneration (off by default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    cron: str = Field(default="0 3 * * 1", description="When to regenerate every shard.")
+
+
 class GenerationSettings(BaseModel):
     """The generation config file (`data/config/generation.yaml`)."""
 
@@ -78,12 +99,16 @@ class GenerationSettings(BaseModel):
     sampler: SamplerConfig = Field(default_factory=SamplerConfig)
     plan_checks: PlanCheckSettings = Field(default_factory=PlanCheckSettings)
     reasoning: ChainConfig = Field(default_factory=ChainConfig)
+    curation: CurationConfig = Field(default_factory=CurationConfig)
+    exports: ExportSettings = Field(default_factory=lambda: ExportSettings())
+    schedule: ScheduleSettings = Field(default_factory=lambda: ScheduleSettings())
 
 
 GENERATION_CONFIG = "data/config/generation.yaml"
 PACK_CONFIG = "data/config/environment_packs.yaml"
 MODELS_CONFIG = "data/config/models.yaml"
 MODEL_CACHE = "data/outputs/model_cache"
+EXPORTS = "data/outputs/exports"
 
 
 class SettingsError(ValueError):

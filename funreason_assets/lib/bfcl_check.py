@@ -1,0 +1,78 @@
+"""Replay exported BFCL items through bfcl-eval's own `multi_turn_checker`.
+
+Each entry's ground truth is given as the model's answer, so a well-formed export passes 100%.
+This runs in a child process (`python -m funreason_assets.lib.bfcl_check <folder> <out.json>`):
+bfcl-eval's executor evaluates call strings with `eval` and keeps instances in module globals,
+neither of which belongs in the pipeline's own process. The strings it evaluates here are our
+own ground truth, written by `format_call` from executed calls, never model output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def check_folder(folder: Path) -> dict[str, Any]:
+    """Run the checker over every category file in a BFCL export folder."""
+    from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_checker import multi_turn_checker
+
+    import funreason_assets  # noqa: F401  (bfcl-eval project root before its import)
+
+    summary: dict[str, Any] = {}
+    for question_file in sorted(folder.glob("BFCL_v4_multi_turn_*.json")):
+        answer_file = folder / "possible_answer" / question_file.name
+        questions = [json.loads(x) for x in question_file.read_text("utf-8").splitlines() if x]
+        answers = {
+            row["id"]: row["ground_truth"]
+            for row in (json.loads(x) for x in answer_file.read_text("utf-8").splitlines() if x)
+        }
+        category = question_file.stem.removeprefix("BFCL_v4_")
+        passed, failures = 0, []
+        for entry in questions:
+            truth = answers[entry["id"]]
+            model_answer = [[turn] if turn else [] for turn in truth]
+            try:
+                verdict = multi_turn_checker(
+                    model_answer, truth, entry, category, "funreason_export_check"
+                )
+            except Exception as exc:  # a crash is a failed item, reported with its id
+                verdict = {"valid": False, "error_message": f"{type(exc).__name__}: {exc}"}
+            if verdict.get("valid"):
+                passed += 1
+            else:
+                failures.append({"id": entry["id"], "error": str(verdict.get("error_message"))})
+        summary[category] = {"entries": len(questions), "passed": passed,
+                             "failures": failures[:20]}
+    return summary
+
+
+def run_checker(folder: Path, timeout: float = 1800) -> dict[str, Any]:
+    """Run `check_folder` in a child process and return its summary."""
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "summary.json"
+        env = {**os.environ, "BFCL_PROJECT_ROOT": scratch}
+        finished = subprocess.run(
+            [sys.executable, "-m", "funreason_assets.lib.bfcl_check", str(folder), str(out)],
+            capture_output=True, text=True, timeout=timeout, env=env, cwd=scratch, check=False,
+        )
+        if finished.returncode != 0 or not out.exists():
+            raise RuntimeError(f"BFCL checker failed: {finished.stderr[-2000:]}")
+        return json.loads(out.read_text(encoding="utf-8"))
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of the child process."""
+    folder, out = Path(argv[0]), Path(argv[1])
+    summary = check_folder(folder)
+    out.write_text(json.dumps(summary), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
