@@ -221,3 +221,23 @@ def test_models_config_errors_name_file_and_field(tmp_path):
     bad.write_text("roles:\n  poet: {model: scripted}\n", encoding="utf-8")
     with pytest.raises(SettingsError, match="unknown role"):
         load_model_settings(bad)
+
+
+def test_cost_comes_from_the_local_price_map_and_caps_the_run(srv, tmp_path):
+    role = RoleSettings(model="openai/gpt-4o-mini", api_base=srv.base_url,
+                        api_key_env="FUNREASON_TEST_KEY", max_tokens=50)
+    client = ModelClient({"reasoner": role}, ClientSettings(**FAST, concurrency=1),
+                         CompletionCache(tmp_path / "priced"))
+    [reply] = client.complete_many(requests_for(1, prefix="priced"))
+    assert reply.ok and reply.usage.cost_usd > 0
+    per_call = reply.usage.cost_usd
+    client.close()
+    capped = ModelClient({"reasoner": role},
+                         ClientSettings(**FAST, concurrency=1, budget_usd=per_call * 40),
+                         None)
+    replies = capped.complete_many(requests_for(200, prefix="spend"))
+    capped.close()
+    refused = [r for r in replies if r.status == "budget_exhausted"]
+    assert refused and all("cost budget" in r.error for r in refused)
+    assert capped.budget.usd_spent <= per_call * 40
+    assert capped.totals().cost_usd == pytest.approx(capped.budget.usd_spent)
