@@ -25,7 +25,9 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], limit: int = 20) -> str:
         "| " + " | ".join(columns) + " |",
         "| " + " | ".join("---" for _ in columns) + " |",
     ]
-    lines.extend("| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows[:limit])
+    lines.extend(
+        "| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows[:limit]
+    )
     return "\n".join(lines)
 
 

@@ -203,7 +203,8 @@ def _type_to_bfcl(annotation: Any) -> dict[str, Any]:
     """Map a Python type annotation to a BFCL-vocabulary schema node."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
-    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
+    is_union = origin is not None and str(origin) == "<class 'types.UnionType'>"
+    if origin is typing.Union or is_union:
         non_none = [a for a in args if a is not type(None)]
         return _type_to_bfcl(non_none[0]) if len(non_none) == 1 else {"type": "any"}
     if origin is typing.Literal:

@@ -32,7 +32,8 @@ def _audit(event: str, args: tuple) -> None:
         mode = args[1] if len(args) > 1 else "r"
         flags = args[2] if len(args) > 2 else 0
         writes = isinstance(mode, str) and any(c in mode for c in "wax+")
-        writes = writes or (isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
+        mask = os.O_WRONLY | os.O_RDWR | os.O_CREAT
+        writes = writes or (isinstance(flags, int) and flags & mask)
         if not writes:
             return
     _recording["events"].append((event, repr(args)[:120]))
@@ -75,7 +76,7 @@ def _literal(rng: random.Random, depth: int = 0) -> str:
         items = ", ".join(f"{_literal(rng, depth + 1)}: {_literal(rng, depth + 1)}"
                           for _ in range(rng.randint(0, 2)))
         return "{" + items + "}"
-    return f"{rng.choice(HOSTILE_NAMES + ['add', 'cd'])}({_literal(rng, depth + 1)})"
+    return f"{rng.choice([*HOSTILE_NAMES, 'add', 'cd'])}({_literal(rng, depth + 1)})"
 
 
 def grammar_strings(tools: list[str], count: int, seed: int = 0) -> list[str]:

@@ -106,7 +106,7 @@ def test_environment_snapshot_restore_fork_and_diff(registry):
     # The private random state is restored too: the same token is drawn again.
     assert execute_text(environment, login)[0].output["access_token"] == first
     sandbox = environment.fork()
-    execute_text(sandbox, "set_budget_limit(access_token='%s', budget_limit=900.0)" % first)
+    execute_text(sandbox, f"set_budget_limit(access_token='{first}', budget_limit=900.0)")
     differences = environment.diff(sandbox)
     assert differences == ["TravelAPI.budget_limit: expected null, got 900.0"]
     assert json.loads(json.dumps(environment.state()))["TravelAPI"]["access_token"] == first

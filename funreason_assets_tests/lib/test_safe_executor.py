@@ -103,13 +103,13 @@ def test_no_eval_or_exec_anywhere_in_the_package():
     offenders = []
     for path in package.rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Name)
-                and node.func.id in {"eval", "exec", "compile", "__import__"}
-            ):
-                offenders.append(f"{path.name}:{node.lineno}:{node.func.id}")
+        offenders.extend(
+            f"{path.name}:{node.lineno}:{node.func.id}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in {"eval", "exec", "compile", "__import__"}
+        )
     assert offenders == []
 
 

@@ -139,7 +139,9 @@ def scenario_seeds(
     problems = {s.scenario_id: validate_scenario(s) for s in scenarios}
     problems = {key: value for key, value in problems.items() if value}
     overlaps = BfclTestIndex.load()
-    overlapping = {s.scenario_id: found for s in scenarios if (found := overlaps.config_overlaps(s))}
+    overlapping = {
+        s.scenario_id: found for s in scenarios if (found := overlaps.config_overlaps(s))
+    }
     stats = diversity_stats(scenarios)
     scale = len(scenarios) / 100
     below = {

@@ -39,9 +39,11 @@ def bfcl_multi_turn_entries() -> list[dict[str, Any]]:
     entries = []
     for item in sorted(data.iterdir(), key=lambda path: path.name):
         if "multi_turn" in item.name and item.name.endswith(".json"):
-            for line in item.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    entries.append(json.loads(line))
+            entries.extend(
+                json.loads(line)
+                for line in item.read_text(encoding="utf-8").splitlines()
+                if line.strip()
+            )
     return entries
 
 
@@ -82,7 +84,9 @@ class BfclTestIndex:
         for class_name, config in scenario.initial_config.items():
             if config_fingerprint(config) in self.config_fingerprints.get(class_name, set()):
                 found.append(f"{class_name}: initial config equals a BFCL test config")
-            for text in _content_strings(config):
-                if text in self.contents:
-                    found.append(f"{class_name}: content {text[:40]!r} appears in BFCL tests")
+            found.extend(
+                f"{class_name}: content {text[:40]!r} appears in BFCL tests"
+                for text in _content_strings(config)
+                if text in self.contents
+            )
         return found

@@ -28,6 +28,9 @@ def _sentence(rng: random.Random) -> str:
     return rng.choice(vocab.SENTENCES).format(topic=rng.choice(vocab.TOPICS))
 
 
+LOG_EVENTS = ("started", "retrying request", "cache miss", "job finished", "slow query")
+
+
 def _file_content(rng: random.Random, extension: str, stem: str) -> str:
     if extension == "csv":
         header = rng.choice(
@@ -63,7 +66,7 @@ def _file_content(rng: random.Random, extension: str, stem: str) -> str:
             f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d} "
             f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d} {rng.choice(levels)} "
             f"{rng.choice(('worker', 'scheduler', 'api', 'db'))}: "
-            f"{rng.choice(('started', 'retrying request', 'cache miss', 'job finished', 'slow query'))}"
+            f"{rng.choice(LOG_EVENTS)}"
             for _ in range(rng.randint(3, 7))
         )
     if extension == "json":
@@ -477,7 +480,8 @@ def diversity_stats(scenarios: Sequence[Scenario]) -> dict[str, int]:
         if "TradingBot" in config:
             symbols.update(config["TradingBot"]["stocks"])
         if "TravelAPI" in config:
-            users.update(c["cardholder_name"] for c in config["TravelAPI"]["credit_card_list"].values())
+            cards = config["TravelAPI"]["credit_card_list"].values()
+            users.update(card["cardholder_name"] for card in cards)
     return {
         "scenarios": len(scenarios),
         "distinct_fingerprints": len({s.fingerprint for s in scenarios}),
