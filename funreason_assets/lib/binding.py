@@ -12,7 +12,8 @@ import random
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from operator import itemgetter
 from typing import Any, Literal
 
 from funreason_assets.lib.literals import LiteralDomains
@@ -117,7 +118,10 @@ class ValueSource:
 _SKIPPED_PARTS = frozenset({"[]", "<key>", ""})
 
 
-@lru_cache(maxsize=65536)
+# Paths carry entity ids (file names, card ids), so paths of earlier dialogues rarely come
+# back: a small cache keeps the hits of the current state walks, while a large one mostly
+# holds dead entries that every full garbage collection has to visit.
+@lru_cache(maxsize=4096)
 def _path_tokens(parts: tuple[str, ...]) -> frozenset[str]:
     """Tokens of the last two named components of a path (ids and indexes skipped)."""
     named = [part for part in parts if part not in _SKIPPED_PARTS and not part.isdigit()]
@@ -134,30 +138,33 @@ def _leaf_sources(
     limit: int = 4000,
 ) -> None:
     # JSON-able data is plain dicts, lists and scalars: exact type checks are much faster
-    # than the abstract-base-class checks this hot loop would otherwise pay for.
+    # than the abstract-base-class checks this hot loop would otherwise pay for, and scalars
+    # (most values) are told apart before the costlier test for a live object.
     if depth > 8 or len(out) >= limit:
         return
     kind = type(data)
     if kind is dict:
+        append = out.append
         for key, value in data.items():
-            key = str(key)
-            sub = (*parts, key)
             value_kind = type(value)
-            if value_kind is dict or value_kind is list or (
-                hasattr(value, "__dict__") and not callable(value) and value_kind is not bool
+            if value_kind is str:
+                if value and len(value) <= 200:
+                    sub = (*parts, str(key))
+                    append(ValueSource(value, None, _path_tokens(sub), provenance, prefix, sub))
+            elif value_kind is int or value_kind is float:
+                sub = (*parts, str(key))
+                append(ValueSource(value, None, _path_tokens(sub), provenance, prefix, sub))
+            elif value_kind is dict or value_kind is list or (
+                value_kind is not bool and hasattr(value, "__dict__") and not callable(value)
             ):
+                key = str(key)
                 # Keys of a mapping of entities are themselves entities (file names, symbols,
                 # card ids, user names).
-                out.append(
+                append(
                     ValueSource(key, None, _path_tokens(parts), provenance, prefix,
                                 (*parts, "<key>"))
                 )
-                _leaf_sources(value, sub, prefix, provenance, out, depth + 1, limit)
-            elif value_kind is str:
-                if value and len(value) <= 200:
-                    out.append(ValueSource(value, None, _path_tokens(sub), provenance, prefix, sub))
-            elif value_kind is int or value_kind is float:
-                out.append(ValueSource(value, None, _path_tokens(sub), provenance, prefix, sub))
+                _leaf_sources(value, (*parts, key), prefix, provenance, out, depth + 1, limit)
     elif kind is list:
         sub = (*parts, "[]")
         for item in data[:50]:
@@ -185,6 +192,9 @@ def _leaf_sources(
 
 def _join(prefix: str, parts: Sequence[str]) -> str:
     path = ".".join(parts).replace(".[]", "[]")
+    if prefix.endswith(":"):
+        # An output's prefix `call:<index>:<tool>:` is followed by the field path directly.
+        return prefix + path
     return f"{prefix}.{path}" if prefix and path else (prefix or path)
 
 
@@ -211,17 +221,10 @@ def output_sources(outputs: Sequence[tuple[int, str, Any]]) -> list[ValueSource]
     """Candidate values from earlier call outputs: `(call index, tool name, output)` triples."""
     out: list[ValueSource] = []
     for index, tool_name, output in outputs:
+        # Each output has its own budget of sources.
         found: list[ValueSource] = []
-        _leaf_sources(output, (), "", "output", found)
-        out.extend(
-            ValueSource(
-                source.value,
-                f"call:{index}:{tool_name}:{source.path}",
-                source.path_tokens,
-                "output",
-            )
-            for source in found
-        )
+        _leaf_sources(output, (), f"call:{index}:{tool_name}:", "output", found)
+        out.extend(found)
     return out
 
 
@@ -235,6 +238,26 @@ class ParamProfile:
     description_tokens: frozenset[str]
     required: bool
     description_numbers: tuple[float, ...]
+
+    @cached_property
+    def token_weights(self) -> tuple[tuple[str, int], ...]:
+        """Each name or description token with its weight in `match_score`.
+
+        Summing the weights of the tokens a path shares with the parameter gives its match
+        score. Tokens are walked in sorted order (as in `SourcePool.related`): set order
+        changes with the interpreter's hash seed, and ties in the ranking follow this order,
+        so any other order would give different plans in different processes.
+        """
+        name, description = self.name_tokens, self.description_tokens
+        return tuple(
+            (token, 3 * (token in name) + (token in description))
+            for token in sorted(name | description)
+        )
+
+    @cached_property
+    def accepted_scalars(self) -> dict[type, bool]:
+        """`_type_ok` for the exact scalar types candidate values have (it reads only the type)."""
+        return {kind: _type_ok(self.schema, kind()) for kind in (str, int, float)}
 
 
 @lru_cache(maxsize=8192)
@@ -303,42 +326,82 @@ class SourcePool:
         # Ranked candidates per parameter profile, valid until the pool changes: a tool is
         # usually bound several times (re-samples, retries) against the same pool.
         self.ranked: dict[int, list[tuple[int, ValueSource]]] = {}
+        # A union is a view of the pools it was made of until it must be changed: it is
+        # built for every state change and usually queried for a handful of tokens only.
+        self._parts: tuple[SourcePool, ...] = ()
         self.extend(sources)
 
     def extend(self, sources: Iterable[ValueSource]) -> None:
         """Add sources."""
+        self._own()
         self.ranked.clear()
-        for source in sources:
-            self.sources.append(source)
+        added = list(sources)
+        self.sources.extend(added)
+        index = self.by_token.setdefault
+        for source in added:
             for token in source.path_tokens:
-                self.by_token.setdefault(token, []).append(source)
+                index(token, []).append(source)
+
+    def _own(self) -> None:
+        if self._parts:
+            parts, self._parts = self._parts, ()
+            for pool in parts:
+                self.sources.extend(pool.sources)
+                for token, items in pool.by_token.items():
+                    self.by_token.setdefault(token, []).extend(items)
 
     def related(self, profile: ParamProfile) -> list[ValueSource]:
         """Sources sharing at least one token with the parameter's name or description."""
         seen: set[int] = set()
         found: list[ValueSource] = []
-        for token in profile.name_tokens | profile.description_tokens:
-            for source in self.by_token.get(token, ()):
-                if id(source) not in seen:
-                    seen.add(id(source))
-                    found.append(source)
+        for token in sorted(profile.name_tokens | profile.description_tokens):
+            for pool in self._parts or (self,):
+                for source in pool.by_token.get(token, ()):
+                    if id(source) not in seen:
+                        seen.add(id(source))
+                        found.append(source)
         return found
 
+    def scored(self, profile: ParamProfile) -> list[list[Any]]:
+        """`[match score, source]` of the `related` sources, in the same order.
+
+        Scores are summed over the shared tokens while walking the index, instead of
+        intersecting token sets per source afterwards.
+        """
+        found: dict[int, list[Any]] = {}
+        pools = self._parts or (self,)
+        for token, weight in profile.token_weights:
+            for pool in pools:
+                items = pool.by_token.get(token)
+                if not items:
+                    continue
+                for source in items:
+                    entry = found.get(id(source))
+                    if entry is None:
+                        found[id(source)] = [weight, source]
+                    else:
+                        entry[0] += weight
+        return list(found.values())
+
     def __len__(self) -> int:
+        if self._parts:
+            return sum(len(pool) for pool in self._parts)
         return len(self.sources)
 
     @classmethod
     def union(cls, pools: Iterable[SourcePool]) -> SourcePool:
-        """One pool holding the sources of several (the inputs stay untouched)."""
+        """One pool holding the sources of several (the inputs stay untouched).
+
+        The union reads the given pools until it is extended or copied itself, so they must
+        not be extended while it is in use.
+        """
         merged = cls()
-        for pool in pools:
-            merged.sources.extend(pool.sources)
-            for token, items in pool.by_token.items():
-                merged.by_token.setdefault(token, []).extend(items)
+        merged._parts = tuple(part for pool in pools for part in (pool._parts or (pool,)))
         return merged
 
     def copy(self) -> SourcePool:
         """A shallow copy that can be extended independently."""
+        self._own()
         clone = SourcePool()
         clone.sources = list(self.sources)
         clone.by_token = {token: list(items) for token, items in self.by_token.items()}
@@ -375,10 +438,29 @@ class ArgumentBinder:
         if isinstance(sources, SourcePool):
             cached = sources.ranked.get(id(profile))
             if cached is None:
-                cached = self._rank(profile, sources.related(profile))
+                cached = self._rank_scored(profile, sources.scored(profile))
                 sources.ranked[id(profile)] = cached
             return cached
         return self._rank(profile, sources)
+
+    def _rank_scored(
+        self, profile: ParamProfile, scored: list[list[Any]]
+    ) -> list[tuple[int, ValueSource]]:
+        # Equivalent to `_rank` over `related`: every related source shares a token, so its
+        # score is positive.
+        schema = profile.schema
+        enum = schema.get("enum")
+        accepts = profile.accepted_scalars
+        kept = []
+        for score, source in scored:
+            value = source.value
+            accepted = accepts.get(type(value))
+            if accepted is None:
+                accepted = _type_ok(schema, value)
+            if accepted and (enum is None or value in enum):
+                kept.append((score, source))
+        kept.sort(key=itemgetter(0), reverse=True)  # stable: ties keep the related order
+        return kept
 
     def _rank(
         self, profile: ParamProfile, sources: Iterable[ValueSource]
@@ -418,7 +500,7 @@ class ArgumentBinder:
                 high = max(low + 1, 100 if high is None else high)
                 value = rng.uniform(low, high)
             if kind == "integer":
-                return BoundValue(int(round(value)), "literal")
+                return BoundValue(round(value), "literal")
             return BoundValue(round(float(value), 1), "literal")
         if kind == "array":
             items = schema.get("items", {})

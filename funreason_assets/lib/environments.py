@@ -8,11 +8,16 @@ file beside the class or with a class whose typed methods and docstrings yield t
 
 from __future__ import annotations
 
+import abc
 import copy
+import copyreg
+import functools
 import hashlib
 import importlib
 import inspect
+import io
 import json
+import math
 import pickle
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -178,7 +183,9 @@ def _apply_bounds(tool: ToolSpec, bounds: Mapping[str, Mapping[str, float]]) -> 
     return tool.model_copy(update={"parameters": parameters})
 
 
-def load_bfcl_pack(name: str = "bfcl_v3", include: Sequence[str] | None = None) -> list[EnvironmentClass]:
+def load_bfcl_pack(
+    name: str = "bfcl_v3", include: Sequence[str] | None = None
+) -> list[EnvironmentClass]:
     """Load the built-in BFCL v3 multi-turn classes and their function docs from bfcl-eval."""
     import funreason_assets  # noqa: F401  (sets BFCL_PROJECT_ROOT before bfcl_eval imports)
 
@@ -349,7 +356,8 @@ class ToolRegistry:
             env_class = self.classes[name]
             digest.update(f"{name}|{env_class.pack}|{env_class.stateless}".encode())
             for tool_name in sorted(env_class.tools):
-                digest.update(json.dumps(env_class.tools[tool_name].bfcl_doc, sort_keys=True).encode())
+                doc = env_class.tools[tool_name].bfcl_doc
+                digest.update(json.dumps(doc, sort_keys=True).encode())
         return digest.hexdigest()[:16]
 
     def environment(
@@ -362,44 +370,79 @@ class ToolRegistry:
         return Environment(self, involved_classes, initial_config, long_context)
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+# Exact types of live objects (a directory, a file), mapped to the `abc.get_cache_token()` at
+# the time they were classified. Whether a value is a number, string, mapping, sequence or
+# set depends on its type alone when its `__class__` is its type, and an ABC registration
+# changes the token; the checks are then skipped for the thousands of objects in a state.
+_OBJECT_KINDS: dict[type, object] = {}
+
+
 def to_jsonable(value: Any, _stack: tuple[int, ...] = ()) -> Any:
     """Convert environment state to plain JSON types, deterministically.
 
     Objects become their public attributes; sets become sorted lists; back references to an
     enclosing object (e.g. a directory's `parent`) are dropped to keep the result a tree.
     """
+    # Digests convert the whole state after every round: plain values inside containers are
+    # copied inline, by exact type, instead of through a call each.
     kind = type(value)
-    if value is None or kind is str or kind is int or kind is bool:
+    if kind in _PLAIN:
         return value
     if kind is dict:
-        return {str(k): to_jsonable(v, _stack) for k, v in value.items()}
+        return {
+            (k if type(k) is str else str(k)): (
+                v if type(v) in _PLAIN else to_jsonable(v, _stack)
+            )
+            for k, v in value.items()
+        }
     if kind is list:
-        return [to_jsonable(v, _stack) for v in value]
-    if isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v, _stack) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_jsonable(v, _stack) for v in value]
-    if isinstance(value, set | frozenset):
-        return sorted((to_jsonable(v, _stack) for v in value), key=json.dumps)
+        return [v if type(v) in _PLAIN else to_jsonable(v, _stack) for v in value]
+    if kind is float:
+        return value if math.isfinite(value) else str(value)
+    if _OBJECT_KINDS.get(kind) != abc.get_cache_token() or value.__class__ is not kind:
+        if isinstance(value, bool | int | str):
+            return value
+        if isinstance(value, float):
+            return value if math.isfinite(value) else str(value)
+        if isinstance(value, Mapping):
+            return {str(k): to_jsonable(v, _stack) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [to_jsonable(v, _stack) for v in value]
+        if isinstance(value, set | frozenset):
+            return sorted((to_jsonable(v, _stack) for v in value), key=json.dumps)
+        if value.__class__ is kind:
+            _OBJECT_KINDS[kind] = abc.get_cache_token()
     if hasattr(value, "__dict__") and not callable(value):
         if id(value) in _stack:
             return None
         inner = (*_stack, id(value))
-        return {
-            k: to_jsonable(v, inner)
-            for k, v in vars(value).items()
-            if not k.startswith("_") and not (hasattr(v, "__dict__") and id(v) in inner)
-        }
+        public: dict[str, Any] = {}
+        for k, v in vars(value).items():
+            if k.startswith("_"):
+                continue
+            if type(v) in _PLAIN:
+                public[k] = v
+            elif not (hasattr(v, "__dict__") and id(v) in inner):
+                public[k] = to_jsonable(v, inner)
+        return public
     return str(value)
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
+def canonical_json(state: Any) -> str:
+    """The canonical text of a JSON-able value (sorted keys, no spaces) that digests hash."""
+    return _CANONICAL.encode(state)
 
 
 def state_digest(state: Mapping[str, Any]) -> str:
     """A short stable digest of a JSON-able state."""
-    canonical = json.dumps(state, sort_keys=True, separators=(",", ":"), default=str)
+    return _digest_text(canonical_json(state))
+
+
+def _digest_text(canonical: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
@@ -431,16 +474,98 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-@dataclass(frozen=True)
-class EnvironmentSnapshot:
-    """An exact copy of every involved instance's attributes (including private RNG state).
+def _generator_slot(index: int) -> Any:
+    """Stands in for a random generator in pickled state (see `_Pickled`)."""
+    raise pickle.UnpicklingError("a generator slot needs the generator states of its payload")
 
-    Stored pickled: one `dumps` to take and one `loads` to restore is several times faster
-    than `deepcopy` for these object graphs, and the bytes are immutable, so a snapshot can
-    be restored any number of times.
+
+@dataclass(frozen=True)
+class _Pickled:
+    """Pickled state, with the state of each `random.Random` in it kept aside as a tuple.
+
+    Pickling a generator the default way serialises its 625 state words one by one and, on
+    load, re-creates it through `Random()`, which first seeds it from the OS: for classes that
+    hold a generator that is most of the cost of every snapshot and restore. `getstate()`
+    returns an immutable tuple, so it is kept as is and put back with `setstate()`.
     """
 
-    payload: bytes
+    data: bytes
+    generators: tuple[Any, ...] = ()
+
+    @classmethod
+    def of(cls, value: Any) -> _Pickled:
+        """Pickle a value."""
+        generators: list[Any] = []
+
+        def set_aside(generator: random.Random) -> tuple[Any, ...]:
+            generators.append(generator.getstate())
+            return _generator_slot, (len(generators) - 1,)
+
+        buffer = io.BytesIO()
+        pickler = pickle.Pickler(buffer, pickle.HIGHEST_PROTOCOL)
+        # Keyed by exact type: a subclass of Random keeps its own reduction.
+        pickler.dispatch_table = {**copyreg.dispatch_table, random.Random: set_aside}
+        pickler.dump(value)
+        return cls(buffer.getvalue(), tuple(generators))
+
+    def load(self) -> Any:
+        """A fresh copy of the pickled value."""
+        if not self.generators:
+            return pickle.loads(self.data)
+        return _StateUnpickler(self).load()
+
+
+class _StateUnpickler(pickle.Unpickler):
+    def __init__(self, pickled: _Pickled):
+        super().__init__(io.BytesIO(pickled.data))
+        # Not a bound method: the unpickler memoises what `find_class` returns, and a
+        # reference back to itself would make every restore leave a cycle for the collector.
+        self._rebuild = functools.partial(_rebuild_generator, pickled.generators)
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == __name__ and name == _generator_slot.__name__:
+            return self._rebuild
+        return super().find_class(module, name)
+
+
+def _rebuild_generator(states: tuple[Any, ...], index: int) -> random.Random:
+    generator = random.Random.__new__(random.Random)
+    generator.setstate(states[index])
+    return generator
+
+
+def _copy_data(value: Any) -> Any:
+    """A deep copy of scenario data (a pickle round trip: much faster than `deepcopy`)."""
+    try:
+        return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return copy.deepcopy(value)
+
+
+@dataclass(frozen=True)
+class EnvironmentSnapshot:
+    """An exact copy of involved instances' attributes (including private RNG state).
+
+    Stored pickled, one payload per class: one `dumps` to take and one `loads` to restore is
+    several times faster than `deepcopy` for these object graphs, and the bytes are immutable,
+    so a snapshot can be restored any number of times. Classes are pickled separately (their
+    instances share no objects) so that a caller can reuse the copy of a class whose state has
+    not changed instead of pickling it again.
+    """
+
+    payloads: tuple[tuple[str, _Pickled], ...]
+
+    def parts(self) -> dict[str, EnvironmentSnapshot]:
+        """One snapshot per class."""
+        return {name: EnvironmentSnapshot(((name, payload),)) for name, payload in self.payloads}
+
+    @classmethod
+    def combine(cls, snapshots: Iterable[EnvironmentSnapshot]) -> EnvironmentSnapshot:
+        """One snapshot restoring every class of the given ones (later ones win)."""
+        merged: dict[str, _Pickled] = {}
+        for snapshot in snapshots:
+            merged.update(snapshot.payloads)
+        return cls(tuple(merged.items()))
 
 
 @dataclass
@@ -467,11 +592,11 @@ class Environment:
             instance = env_class.cls()
             if not env_class.stateless:
                 config = self.initial_config.get(class_name, {})
-                instance._load_scenario(copy.deepcopy(dict(config)), long_context=self.long_context)
+                instance._load_scenario(_copy_data(dict(config)), long_context=self.long_context)
                 # Some classes load module-level objects by reference (BFCL's long-context
                 # card and booking extensions); a tool mutating them would leak into every
                 # later instance in the process. Give the instance private copies.
-                private = pickle.loads(pickle.dumps(vars(instance), pickle.HIGHEST_PROTOCOL))
+                private = _Pickled.of(vars(instance)).load()
                 vars(instance).clear()
                 vars(instance).update(private)
             self.instances[class_name] = instance
@@ -487,13 +612,14 @@ class Environment:
     def snapshot(self, classes: Iterable[str] | None = None) -> EnvironmentSnapshot:
         """Copy the state (of all classes, or only the named ones) so it can be restored."""
         names = self.instances if classes is None else classes
-        attributes = {name: vars(self.instances[name]) for name in names}
-        return EnvironmentSnapshot(pickle.dumps(attributes, protocol=pickle.HIGHEST_PROTOCOL))
+        return EnvironmentSnapshot(
+            tuple((name, _Pickled.of(vars(self.instances[name]))) for name in names)
+        )
 
     def restore(self, snapshot: EnvironmentSnapshot) -> None:
         """Restore a snapshot in place (the snapshot stays reusable)."""
-        attributes = pickle.loads(snapshot.payload)
-        for name, saved in attributes.items():
+        for name, payload in snapshot.payloads:
+            saved = payload.load()
             current = vars(self.instances[name])
             current.clear()
             current.update(saved)
@@ -523,9 +649,28 @@ class Environment:
             if not self.registry.classes[name].stateless
         }
 
-    def digest(self) -> str:
-        """Digest of `state()`."""
-        return state_digest(self.state())
+    def digest(self, memo: dict[str, str] | None = None) -> str:
+        """Digest of `state()`.
+
+        Args:
+            memo: Canonical JSON of each stateful class's state, for a caller that knows which
+                classes a call may have changed: entries present are used as they are, missing
+                ones are computed and stored. The caller must drop a class's entry whenever
+                that class's state may have changed. Without a memo every class is converted.
+        """
+        if memo is None:
+            return state_digest(self.state())
+        # `canonical_json` of the whole state is `{"<class>":<class text>,...}` in sorted key
+        # order, so it can be assembled from per-class texts.
+        parts = []
+        for name in sorted(self.instances):
+            if self.registry.classes[name].stateless:
+                continue
+            text = memo.get(name)
+            if text is None:
+                text = memo[name] = canonical_json(to_jsonable(self.instances[name]))
+            parts.append(f"{json.dumps(name)}:{text}")
+        return _digest_text("{" + ",".join(parts) + "}")
 
     def diff(self, other: Environment) -> list[str]:
         """Differences between this (expected) environment's state and another's."""

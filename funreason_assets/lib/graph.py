@@ -327,7 +327,9 @@ class _ScenarioProbe:
         self._probe_state(failing)
         self._probe_data_flow()
 
-    def _fixed_by(self, target: ToolSpec, prefix: Sequence[_Success]) -> tuple[Any, Any, Any] | None:
+    def _fixed_by(
+        self, target: ToolSpec, prefix: Sequence[_Success]
+    ) -> tuple[Any, Any, Any] | None:
         """Try the target after `prefix`; confirm by failing the same call without the last step.
 
         The counterfactual baseline is the state just before the prefix's first new step, so
@@ -552,9 +554,11 @@ def missing_known_dependencies(
                 missing.append(f"{source} -> {target} ({kind})")
         if len(sources) > 1:
             groups = [set(group) for group in graph.nodes[target].get("prerequisites", [])]
-            for source in sources:
-                if {source} not in groups:
-                    missing.append(f"{source} as AND-prerequisite of {target}")
+            missing.extend(
+                f"{source} as AND-prerequisite of {target}"
+                for source in sources
+                if {source} not in groups
+            )
     return missing
 
 
@@ -563,9 +567,11 @@ def edges_without_evidence(graph: nx.DiGraph) -> list[str]:
     problems = []
     for source, target, data in graph.edges(data=True):
         kinds_with_evidence = {item.get("kind") for item in data.get("evidence", [])}
-        for kind in data.get("kinds", []) or ["<none>"]:
-            if kind not in kinds_with_evidence:
-                problems.append(f"{source} -> {target} ({kind})")
+        problems.extend(
+            f"{source} -> {target} ({kind})"
+            for kind in data.get("kinds", []) or ["<none>"]
+            if kind not in kinds_with_evidence
+        )
     return problems
 
 

@@ -30,7 +30,12 @@ from funreason_assets.lib.binding import (
     class_sources,
     output_sources,
 )
-from funreason_assets.lib.environments import Environment, ToolRegistry, state_digest, to_jsonable
+from funreason_assets.lib.environments import (
+    Environment,
+    EnvironmentSnapshot,
+    ToolRegistry,
+    state_digest,
+)
 from funreason_assets.lib.executor import ParsedCall, execute_call, format_call
 from funreason_assets.lib.literals import LiteralDomains, mine_literal_domains
 from funreason_assets.lib.records import (
@@ -109,6 +114,7 @@ class GraphIndex:
     prerequisites: dict[str, list[frozenset[str]]]
     data_sources: dict[str, frozenset[str]]
     depth: dict[str, int]
+    read_only: frozenset[str] = frozenset()
     _distances: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @classmethod
@@ -124,6 +130,9 @@ class GraphIndex:
         }
         index = cls(graph, prerequisites, data_sources, {})
         index.depth = {node: index._dependency_depth(node) for node in graph.nodes}
+        index.read_only = frozenset(
+            node for node, data in graph.nodes(data=True) if data.get("read_only")
+        )
         return index
 
     def distances(self, target: str) -> dict[str, int]:
@@ -151,7 +160,9 @@ def _argument(name: str, bound: BoundValue, call_positions: Mapping[int, str]) -
         )
     if bound.provenance == "state":
         return Argument(name=name, value=bound.value, provenance="state", source=bound.source)
-    return Argument(name=name, value=bound.value, provenance="literal", source=bound.source or "typed")
+    return Argument(
+        name=name, value=bound.value, provenance="literal", source=bound.source or "typed"
+    )
 
 
 class PlanSampler:
@@ -275,7 +286,9 @@ class PlanSampler:
 
     # ------------------------------------------------------------------ target choice
 
-    def choose_target(self, tools: Sequence[str], rng: random.Random, exclude: set[str]) -> str | None:
+    def choose_target(
+        self, tools: Sequence[str], rng: random.Random, exclude: set[str]
+    ) -> str | None:
         """Weighted choice favouring rarely-targeted and deeply-dependent tools."""
         candidates = [tool for tool in tools if tool not in exclude]
         if not candidates:
@@ -286,9 +299,10 @@ class PlanSampler:
         failures = self.stats.target_failures
         # Quotas: rarely-targeted tools first; deep ones oversampled; tools that keep failing
         # to be reached from these states lose weight so they do not eat the budget.
+        # `get` rather than indexing: a Counter answers a missing key through a Python call.
         weights = [
             (1.0 + bonus * depth.get(tool, 0))
-            / ((1.0 + targets[tool]) * (1.0 + 0.5 * failures[tool]))
+            / ((1.0 + targets.get(tool, 0)) * (1.0 + 0.5 * failures.get(tool, 0)))
             for tool in candidates
         ]
         return rng.choices(candidates, weights=weights)[0]
@@ -333,13 +347,16 @@ class _DialogueWalk:
         self.rounds: list[PlannedRound] = []
         self._state_pool: SourcePool | None = None
         self._class_pools: dict[str, SourcePool] = {}
+        # Per-class copies of the current state (pickled, and as digest text), valid until a
+        # call of that class may have changed it: most calls touch one class, and a failed
+        # call is rolled back to exactly the state these describe.
+        self._snapshots: dict[str, EnvironmentSnapshot] = {}
+        self._digest_texts: dict[str, str] = {}
         self._stateless = {
             name for name in environment.involved_classes
             if sampler.registry.classes[name].stateless
         }
-        self._read_only = {
-            node for node, data in sampler.index.graph.nodes(data=True) if data.get("read_only")
-        }
+        self._read_only = sampler.index.read_only
 
     # --------------------------------------------------------------- calls
 
@@ -362,12 +379,23 @@ class _DialogueWalk:
             self._state_pool = pools[0] if len(pools) == 1 else SourcePool.union(pools)
         return self._state_pool
 
-    def _invalidate(self, class_name: str | None = None) -> None:
+    def _invalidate(self, class_name: str) -> None:
         self._state_pool = None
-        if class_name is None:
-            self._class_pools.clear()
-        else:
-            self._class_pools.pop(class_name, None)
+        self._class_pools.pop(class_name, None)
+
+    def _forget(self, class_name: str) -> None:
+        """Drop the cached copies of a class whose state a call may have changed."""
+        self._snapshots.pop(class_name, None)
+        self._digest_texts.pop(class_name, None)
+
+    def _snapshot(self, class_names: Sequence[str]) -> EnvironmentSnapshot:
+        parts = []
+        for name in class_names:
+            part = self._snapshots.get(name)
+            if part is None:
+                part = self._snapshots[name] = self.environment.snapshot([name])
+            parts.append(part)
+        return parts[0] if len(parts) == 1 else EnvironmentSnapshot.combine(parts)
 
     def try_call(self, tool: str, round_index: int, calls: list[ExecutedCall]) -> bool:
         """Bind and execute a tool (re-sampling on errors); record it on success."""
@@ -378,7 +406,7 @@ class _DialogueWalk:
         # before it fails), and failed attempts are not part of the ground truth, so calls that
         # can change state run against a snapshot they roll back to on failure.
         guard = (
-            self.environment.snapshot([spec.class_name])
+            self._snapshot([spec.class_name])
             if tool not in self._read_only and spec.class_name not in self._stateless
             else None
         )
@@ -391,8 +419,10 @@ class _DialogueWalk:
             outcome = execute_call(self.environment, ParsedCall(tool, (), arguments))
             if not outcome.ok:
                 if guard is not None:
+                    # Back to the exact state the cached pools and copies were taken from.
                     self.environment.restore(guard)
-                    self._invalidate(spec.class_name)
+                else:
+                    self._forget(spec.class_name)
                 continue
             global_index = len(self.outputs)
             position = f"{round_index}.{len(calls)}"
@@ -413,6 +443,9 @@ class _DialogueWalk:
             self.outputs.append((global_index, tool, outcome.output))
             self.output_pool.extend(output_sources([(global_index, tool, outcome.output)]))
             self.called.add(tool)
+            # Read-only is what graph probing observed; the copies that define the recorded
+            # ground truth (snapshots, digests) do not rely on it.
+            self._forget(spec.class_name)
             if tool not in self._read_only:
                 self._invalidate(spec.class_name)
             return True
@@ -423,8 +456,11 @@ class _DialogueWalk:
     def next_round(self, round_index: int) -> PlannedRound | None:
         sampler = self.sampler
         config = sampler.config
-        snapshot = self.environment.snapshot()
-        saved = (set(self.called), list(self.outputs), self.output_pool.copy(), dict(self.positions))
+        snapshot = self._snapshot(self.environment.involved_classes)
+        saved = (
+            set(self.called), list(self.outputs), self.output_pool.copy(), dict(self.positions)
+        )
+        saved_state = (dict(self._class_pools), self._state_pool, dict(self._digest_texts))
         tried: set[str] = set()
         for _ in range(config.target_retries):
             if config.strategy == "random_walk":
@@ -445,7 +481,10 @@ class _DialogueWalk:
             if target is not None:
                 sampler.stats.target_failures[target] += 1
             self.environment.restore(snapshot)
-            self._invalidate()
+            # Every class is back to the round's start: so are the copies describing it.
+            self._snapshots = snapshot.parts()
+            self._class_pools, self._state_pool = dict(saved_state[0]), saved_state[1]
+            self._digest_texts = dict(saved_state[2])
             self.called, self.outputs, self.output_pool, self.positions = (
                 set(saved[0]), list(saved[1]), saved[2].copy(), dict(saved[3])
             )
@@ -463,7 +502,7 @@ class _DialogueWalk:
             if reached:
                 if len(calls) >= budget or rng.random() < config.tail_stop_probability:
                     break
-                pool = [tool for tool in self.tools if tool != target and uses[tool] < 1]
+                pool = [tool for tool in self.tools if tool != target and uses.get(tool, 0) < 1]
                 rng.shuffle(pool)
                 if not any(self._use(tool, round_index, calls, uses) for tool in pool[:4]):
                     break
@@ -477,7 +516,7 @@ class _DialogueWalk:
             candidates = [
                 tool
                 for tool, hops in distances.items()
-                if hops > 0 and tool in self.environment.methods and uses[tool] < 2
+                if hops > 0 and tool in self.environment.methods and uses.get(tool, 0) < 2
             ]
             rng.shuffle(candidates)
             candidates.sort(key=lambda tool: distances[tool])
@@ -526,7 +565,7 @@ class _DialogueWalk:
             target=target,
             variant="base",
             calls=calls,
-            state_digest_after=self.environment.digest(),
+            state_digest_after=self.environment.digest(self._digest_texts),
             dependency_depth=depth,
             edges_followed=sorted(set(edges)),
             read_only=read_only,
@@ -561,7 +600,9 @@ def replay_problems(registry: ToolRegistry, plan: DialoguePlan) -> list[str]:
     ends in the recorded state digest, and that only injected errors are failures.
     """
     problems: list[str] = []
-    environment = registry.environment(plan.involved_classes, plan.initial_config, plan.long_context)
+    environment = registry.environment(
+        plan.involved_classes, plan.initial_config, plan.long_context
+    )
     for planned in plan.rounds:
         for call in planned.calls:
             if call.injected_error:
@@ -571,7 +612,7 @@ def replay_problems(registry: ToolRegistry, plan: DialoguePlan) -> list[str]:
             )
             if not outcome.ok:
                 problems.append(f"round {planned.index} call {call.index}: {outcome.error}")
-            elif to_jsonable(outcome.output) != call.output:
+            elif outcome.output != call.output:  # the executor's output is JSON-able already
                 problems.append(f"round {planned.index} call {call.index}: output differs")
         digest = environment.digest()
         if digest != planned.state_digest_after:

@@ -2,13 +2,20 @@
 
 import json
 import random
+from collections.abc import Mapping
 from pathlib import Path
 
 import jsonschema
 import pytest
 
 from funreason_assets.lib.catalog import catalog_records, invalid_parameter_schemas
-from funreason_assets.lib.environments import PackConfigError, ToolRegistry
+from funreason_assets.lib.environments import (
+    EnvironmentSnapshot,
+    PackConfigError,
+    ToolRegistry,
+    state_digest,
+    to_jsonable,
+)
 from funreason_assets.lib.executor import execute_text
 from funreason_assets.lib.settings import SettingsError, load_generation_settings
 
@@ -110,3 +117,35 @@ def test_environment_snapshot_restore_fork_and_diff(registry):
     differences = environment.diff(sandbox)
     assert differences == ["TravelAPI.budget_limit: expected null, got 900.0"]
     assert json.loads(json.dumps(environment.state()))["TravelAPI"]["access_token"] == first
+
+
+def test_per_class_snapshots_and_digest_memo_match_whole_state(registry):
+    config = {"TravelAPI": {"random_seed": 5, "credit_card_list": {}, "booking_record": {}}}
+    environment = registry.environment(["TravelAPI", "MathAPI", "TicketAPI"], config)
+    login = ("authenticate_travel(client_id='c', client_secret='s', refresh_token='r', "
+             "grant_type='read_write', user_first_name='Ana', user_last_name='Lee')")
+    memo: dict[str, str] = {}
+    digest = environment.digest(memo)
+    assert digest == environment.digest() == state_digest(environment.state())
+    assert sorted(memo) == ["TicketAPI", "TravelAPI"]  # stateless classes have no state
+    parts = environment.snapshot().parts()
+    first = execute_text(environment, login)[0].output["access_token"]
+    # Only the class that ran a call needs converting again.
+    memo.pop("TravelAPI")
+    assert environment.digest(memo) == environment.digest() != digest
+    environment.restore(EnvironmentSnapshot.combine(parts.values()))
+    assert environment.digest() == digest
+    assert execute_text(environment, login)[0].output["access_token"] == first
+
+
+def test_to_jsonable_sees_a_type_registered_as_mapping_later():
+    class Record:
+        def __init__(self):
+            self.shown = 1
+
+        def items(self):
+            return [("key", 2)]
+
+    assert to_jsonable({"r": Record()}) == {"r": {"shown": 1}}
+    Mapping.register(Record)
+    assert to_jsonable({"r": Record()}) == {"r": {"key": 2}}

@@ -128,3 +128,35 @@ def test_distributions_and_duplicates(directed):
     assert sum(stats["rounds_per_dialogue"].values()) == len(plans)
     share, count = duplicate_share(plans + plans[:3])
     assert count == 3 and share > 0
+
+
+def test_plans_do_not_depend_on_the_interpreters_hash_seed():
+    """Same seeds, two processes with different hash seeds: the same graph and plans."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import funreason_assets, hashlib, json\n"
+        "from funreason_assets.lib.environments import ToolRegistry\n"
+        "from funreason_assets.lib.graph import GraphBuildConfig, build_api_graph, graph_to_json\n"
+        "from funreason_assets.lib.scenario_sources import probe_scenarios\n"
+        "from funreason_assets.lib.sampler import PlanSampler, SamplerConfig, plan_fingerprint\n"
+        "from funreason_assets.lib.scenarios.generators import generate_scenario, shard_seeds\n"
+        "r = ToolRegistry.builtin()\n"
+        "g = build_api_graph(r, probe_scenarios(r, 4, 20251124), GraphBuildConfig())\n"
+        "s = PlanSampler(r, g, SamplerConfig())\n"
+        "fps = []\n"
+        "for seed in shard_seeds('shard-hash', 60, 3):\n"
+        "    c = generate_scenario(seed, sorted(r.classes), 1, 3)\n"
+        "    p = s.sample(c.scenario_id, c.seed, c.involved_classes, c.initial_config)\n"
+        "    fps.append(plan_fingerprint(p) if p else None)\n"
+        "print(json.dumps([json.dumps(graph_to_json(g), sort_keys=True, default=str), fps]))\n"
+    )
+    outputs = []
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        finished = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                  text=True, timeout=300, check=True)
+        outputs.append(finished.stdout)
+    assert outputs[0] == outputs[1]
