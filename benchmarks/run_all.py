@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     # name: (full-size arguments, quick arguments)
     "scenario_bench": ([], ["--scenarios", "500"]),
     "sampler_bench": ([], ["--dialogues", "1000", "--shards", "2"]),
+    "llm_bench": ([], ["--quick"]),
     "pipeline_bench": ([], []),
 }
 
