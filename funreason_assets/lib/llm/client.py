@@ -23,6 +23,7 @@ Every model role of the pipeline calls through `ModelClient.complete_many`. Desi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import gc
 import json
@@ -589,17 +590,12 @@ class ModelClient:
             if is_shared:
                 # The same content was asked twice: one call answers both, and the second
                 # counts as served from cache.
-                reply = ModelReply(
+                reply = dataclasses.replace(
+                    result,
                     request_id=request.request_id,
                     role=request.role,
-                    model=result.model,
-                    status=result.status,
-                    text=result.text,
-                    parsed=result.parsed,
-                    tool_calls=result.tool_calls,
-                    error=result.error,
-                    invalid_outputs=result.invalid_outputs,
                     cached=result.status == "ok",
+                    usage=CallUsage(),
                 )
             else:
                 reply.request_id = request.request_id
