@@ -9,20 +9,52 @@ own ground truth, written by `format_call` from executed calls, never model outp
 
 from __future__ import annotations
 
+import copy
+import importlib
 import json
 import os
+import pkgutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import funreason_assets  # noqa: F401  (sets bfcl-eval's project root before bfcl-eval loads)
+
+
+class _ModuleState:
+    """Module-level data of bfcl-eval's environment modules, restorable before each item.
+
+    Some classes load module-level objects by reference (the long-context extensions) and
+    mutate them, so without a reset one item's calls change what the next item starts from,
+    and a verdict depends on which items ran before it. Each item is checked from the state
+    the modules had at import.
+    """
+
+    def __init__(self) -> None:
+        package = importlib.import_module("bfcl_eval.eval_checker.multi_turn_eval.func_source_code")
+        self.saved: list[tuple[Any, str, Any]] = []
+        for info in pkgutil.iter_modules(package.__path__):
+            try:
+                module = importlib.import_module(f"{package.__name__}.{info.name}")
+            except ImportError:
+                continue  # the memory backends need packages the multi-turn classes do not
+            for name, value in vars(module).items():
+                if not name.startswith("__") and isinstance(value, dict | list | set):
+                    self.saved.append((module, name, copy.deepcopy(value)))
+
+    def restore(self) -> None:
+        """Put back a fresh copy of every saved value."""
+        for module, name, value in self.saved:
+            setattr(module, name, copy.deepcopy(value))
+
 
 def check_folder(folder: Path) -> dict[str, Any]:
     """Run the checker over every category file in a BFCL export folder."""
     from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_checker import multi_turn_checker
 
-    import funreason_assets  # noqa: F401  (bfcl-eval project root before its import)
+    modules = _ModuleState()
 
     summary: dict[str, Any] = {}
     for question_file in sorted(folder.glob("BFCL_v4_multi_turn_*.json")):
@@ -37,6 +69,7 @@ def check_folder(folder: Path) -> dict[str, Any]:
         for entry in questions:
             truth = answers[entry["id"]]
             model_answer = [[turn] if turn else [] for turn in truth]
+            modules.restore()
             try:
                 verdict = multi_turn_checker(
                     model_answer, truth, entry, category, "funreason_export_check"
@@ -58,7 +91,8 @@ def run_checker(folder: Path, timeout: float = 1800) -> dict[str, Any]:
         out = Path(scratch) / "summary.json"
         env = {**os.environ, "BFCL_PROJECT_ROOT": scratch}
         finished = subprocess.run(
-            [sys.executable, "-m", "funreason_assets.lib.bfcl_check", str(folder), str(out)],
+            [sys.executable, "-m", "funreason_assets.lib.bfcl_check", str(folder.resolve()),
+             str(out)],
             capture_output=True, text=True, timeout=timeout, env=env, cwd=scratch, check=False,
         )
         if finished.returncode != 0 or not out.exists():
