@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from funreason_assets.defs.io_manager import _table_to_records
+from funreason_assets.defs.io_manager import table_to_records
 from funreason_assets.lib.curation import dialogue_category
 from funreason_assets.lib.settings import EXPORTS, resolve
 
@@ -36,7 +36,7 @@ def _records(base: Path, asset: str) -> list[Any]:
     return [
         record
         for path in sorted(folder.glob("*.parquet"))
-        for record in _table_to_records(pq.read_table(path))
+        for record in table_to_records(pq.read_table(path))
     ]
 
 

@@ -41,7 +41,8 @@ def _records_to_table(records: list[BaseModel]) -> pa.Table:
     return table.replace_schema_metadata(metadata)
 
 
-def _table_to_records(table: pa.Table) -> list[BaseModel]:
+def table_to_records(table: pa.Table) -> list[BaseModel]:
+    """The typed records of a table this IO manager wrote (empty for an empty shard)."""
     metadata = table.schema.metadata or {}
     class_path = metadata.get(_RECORD_CLASS, b"").decode()
     if not class_path:
@@ -113,7 +114,7 @@ class RecordIOManager(dg.ConfigurableIOManager):
             stem = self._path(context, partition)
             parquet, document = stem.with_suffix(".parquet"), stem.with_suffix(".json")
             if parquet.exists():
-                loaded.append(_table_to_records(pq.read_table(parquet)))
+                loaded.append(table_to_records(pq.read_table(parquet)))
             elif document.exists():
                 loaded.append(json.loads(document.read_text(encoding="utf-8")))
             else:

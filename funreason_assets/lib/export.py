@@ -148,11 +148,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def _tools(dialogue: VerifiedDialogue, registry: ToolRegistry) -> list[Any]:
-    return [
-        tool
-        for name in dialogue.involved_classes
-        for tool in registry.tools([name])
-    ]
+    return registry.tools(dialogue.involved_classes)
 
 
 def _withheld_until(dialogue: VerifiedDialogue) -> dict[int, list[str]]:

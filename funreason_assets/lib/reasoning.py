@@ -51,7 +51,13 @@ from funreason_assets.lib.roles import (
     role_key,
     tool_openai_specs,
 )
-from funreason_assets.lib.synthesis import abstract_round, check_query, omitted_input
+from funreason_assets.lib.synthesis import (
+    QueryViolation,
+    abstract_round,
+    check_query,
+    omitted_input,
+    prerequisite_calls,
+)
 
 LEAKAGE = re.compile(
     r"advanced tool|\bhint\b|critique|critic\b|previous attempt|earlier attempt|guidance|"
@@ -170,7 +176,9 @@ def _query_flow(plan: DialoguePlan, registry: ToolRegistry, roles: RoleSet) -> F
         if planned.variant in ("missing_parameter", "missing_function") and not (
             draft.value.follow_up
         ):
-            violations.append(_violation("missing_follow_up", "split round needs a follow-up"))
+            violations.append(
+                QueryViolation("missing_follow_up", "split round needs a follow-up")
+            )
         if violations:
             for violation in violations:
                 outcome.drops.append(
@@ -199,12 +207,6 @@ def _query_flow(plan: DialoguePlan, registry: ToolRegistry, roles: RoleSet) -> F
         )
         earlier.append(draft.value.query)
     return outcome
-
-
-def _violation(rule: str, detail: str) -> Any:
-    from funreason_assets.lib.synthesis import QueryViolation
-
-    return QueryViolation(rule, detail)
 
 
 def synthesize_queries(
@@ -261,7 +263,6 @@ def validate_act(
     gt_env: Environment,
     sandbox: Environment,
     outcomes: Sequence[CallOutcome],
-    target: str,
 ) -> Verdict:
     """BFCL-style state and response checks (plus calls for read-only rounds)."""
     if any(o.name == "<unparsed>" for o in outcomes):
@@ -290,10 +291,7 @@ def validate_act(
     called = {o.name for o in outcomes}
     expected_tools = [c.tool for c in planned.executed_calls()]
     never_called = [tool for tool in expected_tools if tool not in called]
-    target_position = next(
-        (i for i, c in enumerate(planned.executed_calls()) if c.tool == target), 0
-    )
-    prerequisites = {c.tool for c in planned.executed_calls()[:target_position]}
+    prerequisites = {c.tool for c in prerequisite_calls(planned)}
     if any(tool in prerequisites for tool in never_called):
         kind = "missing_prerequisite"
     elif never_called and len(outcomes) < len(expected_tools):
@@ -431,8 +429,7 @@ def _chain_flow(
                     )
                 steps_by_turn.append((turn, steps))
                 if turn.mode == "act":
-                    verdict = validate_act(planned, gt_outputs, gt_env, sandbox, outcomes,
-                                           planned.target)
+                    verdict = validate_act(planned, gt_outputs, gt_env, sandbox, outcomes)
                 elif outcomes:
                     verdict = Verdict(
                         False, "should_ask" if turn.mode == "ask" else "should_decline",

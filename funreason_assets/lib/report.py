@@ -61,7 +61,7 @@ def build_sections(
     queries: Sequence[HardQuery],
     query_drops: Mapping[str, int],
     chains: Sequence[ReasoningChain],
-    verified: Sequence[VerifiedDialogue],
+    verified_dialogues: int,
     curated: Sequence[VerifiedDialogue],
     curation_drops: Mapping[str, int],
     coverage_rows: Sequence[Mapping[str, Any]],
@@ -80,7 +80,7 @@ def build_sections(
         ("rounds planned", rounds_planned),
         ("rounds with a hard query", len(queries)),
         ("rounds verified", verified_rounds),
-        ("verified dialogues", len(verified)),
+        ("verified dialogues", verified_dialogues),
         ("curated dialogues", len(curated)),
     ]
     figure, axis = plt.subplots(figsize=(7, 2.8))

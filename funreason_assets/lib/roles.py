@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -34,6 +34,7 @@ from funreason_assets.lib.executor import format_call
 from funreason_assets.lib.llm.client import ModelClient, ModelRequest
 from funreason_assets.lib.llm.settings import SCRIPTED, ModelSettings
 from funreason_assets.lib.records import AdvancedTool, ExecutedCall, PlannedRound
+from funreason_assets.lib.sampler import target_call
 from funreason_assets.lib.synthesis import describe_value, goal_phrase, humanize
 
 T = TypeVar("T", bound=BaseModel)
@@ -353,7 +354,7 @@ class ScriptedRoles:
                 f"{a.name} from the result of an earlier call" for a in fed
             )
             base += f", taking {producers}"
-        if call.tool != planned.target and call.index < _target_index(planned):
+        if call.tool != planned.target and call.index < target_call(planned).index:
             base += f", because {planned.target} depends on it"
         return base + "."
 
@@ -405,13 +406,6 @@ class ScriptedRoles:
             reply = opener + " " + "; ".join(lines[-3:]) if lines else opener
             results.append(RoleResult(prompts.ClosingReply(reply=reply[:1500]), SCRIPTED))
         return results
-
-
-def _target_index(planned: PlannedRound) -> int:
-    for call in planned.executed_calls():
-        if call.tool == planned.target:
-            return call.index
-    return -1
 
 
 def _scripted_plan(tool: AdvancedTool, planned: PlannedRound) -> list[ExecutedCall]:
@@ -608,6 +602,17 @@ class RoleSet:
         """Which generator makes each role's output."""
         return self.settings.generators()
 
+    def accounting_metadata(self) -> dict[str, Any]:
+        """Model calls, cache hits, tokens and cost of this role set, for asset metadata."""
+        if self.models is None:
+            return {"scripted": True}
+        return self.models.client.totals().as_metadata()
+
+    def close(self) -> None:
+        """Release the model client's event loop and HTTP sessions (nothing when scripted)."""
+        if self.models is not None:
+            self.models.client.close()
+
     def name_tools(self, tasks: Sequence[AbstractionTask]) -> list[RoleResult[prompts.ToolNaming]]:
         """Tool abstractor."""
         return self._pick("tool_abstractor").name_tools(tasks) if tasks else []
@@ -637,8 +642,3 @@ def role_key(*parts: Any) -> str:
 def tool_openai_specs(tools: Sequence[Any], hidden: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Tool specs shown to the reasoner (OpenAI function format), minus hidden ones."""
     return [tool.openai_tool() for tool in tools if tool.name not in set(hidden)]
-
-
-def mapping_of(values: Mapping[str, Any]) -> dict[str, Any]:
-    """A plain dict copy (records keep their own)."""
-    return dict(values)

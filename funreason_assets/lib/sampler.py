@@ -261,7 +261,7 @@ class PlanSampler:
                 candidates = [
                     i
                     for i in candidates
-                    if any(a.provenance == "literal" for a in _target_call(rounds[i]).arguments)
+                    if any(a.provenance == "literal" for a in target_call(rounds[i]).arguments)
                 ]
             special_index = rng.choice(candidates) if candidates else None
         for planned in rounds:
@@ -270,7 +270,7 @@ class PlanSampler:
                 update["variant"] = "long_context"
             if planned.index == special_index and category == "missing_parameter":
                 literal = [
-                    a.name for a in _target_call(planned).arguments if a.provenance == "literal"
+                    a.name for a in target_call(planned).arguments if a.provenance == "literal"
                 ]
                 update.update(variant="missing_parameter", missing_parameter=rng.choice(literal))
             elif planned.index == special_index and category == "missing_function":
@@ -308,7 +308,8 @@ class PlanSampler:
         return rng.choices(candidates, weights=weights)[0]
 
 
-def _target_call(planned: PlannedRound) -> ExecutedCall:
+def target_call(planned: PlannedRound) -> ExecutedCall:
+    """The executed call of the round's target."""
     for call in planned.calls:
         if call.tool == planned.target and not call.injected_error:
             return call

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ from funreason_assets.lib.records import (
     PlannedRound,
     SubCall,
 )
+from funreason_assets.lib.sampler import target_call
 
 _TOOL_DESCRIPTION = re.compile(r"Tool description:\s*(.*)", re.DOTALL)
 
@@ -70,14 +71,6 @@ def prerequisite_calls(planned: PlannedRound) -> list[ExecutedCall]:
         if call.tool == planned.target:
             return calls[:position]
     return calls
-
-
-def target_call(planned: PlannedRound) -> ExecutedCall:
-    """The executed call of the round's target."""
-    for call in planned.executed_calls():
-        if call.tool == planned.target:
-            return call
-    raise ValueError(f"round {planned.index} has no call of its target {planned.target}")
 
 
 def abstract_round(
@@ -328,8 +321,3 @@ def describe_value(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-
-
-def context_summary(queries: Sequence[str], limit: int = 3) -> str:
-    """The last few user turns, for prompts that need the dialogue so far."""
-    return "\n".join(f"- {query}" for query in queries[-limit:])

@@ -195,14 +195,7 @@ def quality_report(
     sft_dataset: dict[str, Any],
 ):
     """One report per run: funnel, coverage, distributions, variants, cost, baseline."""
-    from funreason_assets.lib.reasoning import assemble_dialogue
-
-    settings = load_generation_settings()
     registry = environment_packs.registry()
-    verified = [
-        d for plan in ground_truth_plans
-        if (d := assemble_dialogue(plan, reasoning_chains, settings.reasoning.min_rounds))
-    ]
     query_meta = _latest_metadata(context.instance, "hard_queries")
     query_drops: Counter[str] = Counter()
     for meta in query_meta:
@@ -225,7 +218,10 @@ def quality_report(
             model_totals.update({k: v for k, v in calls.items()
                                  if isinstance(v, int | float) and not isinstance(v, bool)})
     curated_meta = _latest_metadata(context.instance, "curated_dialogues")
-    curation_drops = (curated_meta[0].get("drops_per_rule") or {}) if curated_meta else {}
+    # Curation assembled and counted the verified dialogues; its metadata is the record.
+    curated_summary = curated_meta[0] if curated_meta else {}
+    curation_drops = curated_summary.get("drops_per_rule") or {}
+    verified = int(curated_summary.get("verified_dialogues", 0))
     classes = sorted({c for plan in ground_truth_plans for c in plan.involved_classes})
     sections = build_sections(
         ground_truth_plans, hard_queries, dict(query_drops), reasoning_chains, verified,

@@ -71,7 +71,10 @@ def reasoning_chains(
     config = settings.reasoning
     registry = environment_packs.registry()
     roles = models.roles(registry, seed=settings.base_seed, slip_rate=config.slip_rate)
-    outcomes = run_chains(ground_truth_plans, hard_queries, registry, roles, config)
+    try:
+        outcomes = run_chains(ground_truth_plans, hard_queries, registry, roles, config)
+    finally:
+        roles.close()
     chains = [chain for outcome in outcomes for chain in outcome.chains]
     stats = chain_stats(chains, config.max_attempts)
     leaking = [
@@ -79,7 +82,6 @@ def reasoning_chains(
     ]
     problems = chain_problems(chains, config.max_attempts)
     dialogues = [outcome.dialogue for outcome in outcomes if outcome.dialogue]
-    client = roles.models.client if roles.models else None
     preview = [
         {"variant": c.variant, "attempts": len(c.attempts), "passed": c.passed,
          "failures": ", ".join(a.failure_kind or "" for a in c.attempts if not a.passed)}
@@ -91,7 +93,7 @@ def reasoning_chains(
         "dialogues_verified": len(dialogues),
         "dialogues_dropped": dict(Counter(o.drop_reason for o in outcomes if o.drop_reason)),
         "generators": roles.generators(),
-        "model_calls": client.totals().as_metadata() if client else {"scripted": True},
+        "model_calls": roles.accounting_metadata(),
         "preview": dg.MetadataValue.md(markdown_table(preview)),
     }
     return dg.MaterializeResult(

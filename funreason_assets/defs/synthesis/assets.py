@@ -42,7 +42,10 @@ def hard_queries(
     """One record per round: its advanced tool (inputs, output, decomposition) and hard query."""
     registry = environment_packs.registry()
     roles = models.roles(registry)
-    outcomes = synthesize_queries(ground_truth_plans, registry, roles)
+    try:
+        outcomes = synthesize_queries(ground_truth_plans, registry, roles)
+    finally:
+        roles.close()
     queries = [query for outcome in outcomes for query in outcome.queries]
     drops = [drop for outcome in outcomes for drop in outcome.drops]
     plans = {plan.plan_id: plan for plan in ground_truth_plans}
@@ -56,7 +59,6 @@ def hard_queries(
     rounds = sum(len(plan.rounds) for plan in ground_truth_plans)
     dropped_rounds = len({(d.plan_id, d.round_index) for d in drops})
     drop_share = dropped_rounds / rounds if rounds else 0.0
-    client = roles.models.client if roles.models else None
     preview = [
         {"variant": q.variant, "target": q.target, "query": q.query[:120]} for q in queries[:8]
     ]
@@ -67,7 +69,7 @@ def hard_queries(
         "rounds_dropped": dropped_rounds,
         "variants": dict(Counter(q.variant for q in queries)),
         "generators": roles.generators(),
-        "model_calls": client.totals().as_metadata() if client else {"scripted": True},
+        "model_calls": roles.accounting_metadata(),
         "preview": dg.MetadataValue.md(markdown_table(preview)),
     }
     return dg.MaterializeResult(
