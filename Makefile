@@ -29,7 +29,7 @@ browser:
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 test: setup browser
-	FUNREASON_ARTIFACTS=$(CURDIR)/test-artifacts $(UV) run pytest -q -n 2
+	FUNREASON_ARTIFACTS=$(CURDIR)/test-artifacts $(UV) run pytest -q -n 2 -m "slow or not slow"
 
 ui: setup
 	$(UV) run dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml

@@ -267,7 +267,7 @@ def main() -> None:
         worker(args)
         return
 
-    from funreason_assets_tests.support.openai_server import run_server
+    from funreason_assets.testing.openai_server import run_server
 
     cpus = sorted(os.sched_getaffinity(0))
     client_cpu = cpus[-1]

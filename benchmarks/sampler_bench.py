@@ -17,9 +17,10 @@ import resource
 import time
 
 import funreason_assets  # noqa: F401
-from funreason_assets.lib.environments import ToolRegistry
-from funreason_assets.lib.graph import GraphBuildConfig, build_api_graph
-from funreason_assets.lib.sampler import PlanSampler, SamplerConfig, replay_problems
+from funreason_assets.lib.graph_probe import GraphBuildConfig, build_api_graph
+from funreason_assets.lib.registry import ToolRegistry
+from funreason_assets.lib.sampler import PlanSampler, SamplerConfig
+from funreason_assets.lib.sampling import replay_problems
 from funreason_assets.lib.scenario_sources import probe_scenarios
 from funreason_assets.lib.scenarios.generators import generate_scenario, shard_seeds
 

@@ -15,14 +15,10 @@ import os
 import time
 
 import funreason_assets  # noqa: F401
-from funreason_assets.lib.environments import BFCL_V3_CLASSES
+from funreason_assets.lib.packs import BFCL_V3_CLASSES
 from funreason_assets.lib.scenarios.contamination import BfclTestIndex
-from funreason_assets.lib.scenarios.generators import (
-    diversity_stats,
-    generate_scenario,
-    shard_seeds,
-    validate_scenario,
-)
+from funreason_assets.lib.scenarios.generators import generate_scenario, shard_seeds
+from funreason_assets.lib.scenarios.seeds import diversity_stats, validate_scenario
 
 
 def main() -> None:

@@ -8,11 +8,12 @@ from funreason_assets.defs.environments.resources import EnvironmentPacksResourc
 from funreason_assets.defs.export.resources import ExportsResource
 from funreason_assets.defs.io_manager import RecordIOManager
 from funreason_assets.defs.models.resources import ModelsResource
+from funreason_assets.defs.partitions import partition_sharded_assets
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    """Autoload `defs/` and bind the resources every asset shares."""
+    """Autoload `defs/`, bind the shared resources, and partition the shard assets."""
     loaded = dg.load_from_defs_folder(path_within_project=Path(__file__).resolve().parent)
     shared = dg.Definitions(
         resources={
@@ -22,4 +23,4 @@ def defs() -> dg.Definitions:
             "exports": ExportsResource(),
         }
     )
-    return dg.Definitions.merge(loaded, shared)
+    return partition_sharded_assets(dg.Definitions.merge(loaded, shared))

@@ -15,14 +15,10 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from funreason_assets.defs.io_manager import table_to_records
-from funreason_assets.lib.curation import dialogue_category
-from funreason_assets.lib.settings import EXPORTS, resolve
-
-CURATION_RULES = (
-    "reasoning_leakage", "length_bounds", "bfcl_query_overlap", "bfcl_config_match",
-    "bfcl_call_path_match", "exact_duplicate", "near_duplicate", "bfcl_checker_rejects",
-)
+from funreason_assets.lib.bfcl_format import dialogue_category
+from funreason_assets.lib.curation import CURATION_RULES
+from funreason_assets.lib.paths import EXPORTS, resolve
+from funreason_assets.lib.record_tables import table_to_records
 
 
 class LineageError(LookupError):

@@ -1,62 +1,16 @@
 """One IO manager for every asset: records as Parquet, documents as JSON, under one base path."""
 
 
-import importlib
 import json
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
-from funreason_assets.lib.settings import resolve
-
-_RECORD_CLASS = b"funreason.record_class"
-_JSON_COLUMNS = b"funreason.json_columns"
-
-
-def _records_to_table(records: list[BaseModel]) -> pa.Table:
-    record_class = type(records[0]) if records else None
-    rows = [record.model_dump(mode="json") for record in records]
-    fields = list(record_class.model_fields) if record_class else []
-    json_columns = sorted(
-        {name for row in rows for name, value in row.items() if isinstance(value, dict | list)}
-    )
-    columns: dict[str, list[Any]] = {name: [] for name in fields}
-    for row in rows:
-        for name in fields:
-            value = row.get(name)
-            columns[name].append(
-                json.dumps(value, sort_keys=True) if name in json_columns else value
-            )
-    table = pa.table(columns) if fields else pa.table({})
-    metadata = {
-        _RECORD_CLASS: (
-            f"{record_class.__module__}:{record_class.__qualname__}" if record_class else ""
-        ).encode(),
-        _JSON_COLUMNS: json.dumps(json_columns).encode(),
-    }
-    return table.replace_schema_metadata(metadata)
-
-
-def table_to_records(table: pa.Table) -> list[BaseModel]:
-    """The typed records of a table this IO manager wrote (empty for an empty shard)."""
-    metadata = table.schema.metadata or {}
-    class_path = metadata.get(_RECORD_CLASS, b"").decode()
-    if not class_path:
-        return []
-    module_name, _, qualname = class_path.partition(":")
-    record_class = getattr(importlib.import_module(module_name), qualname)
-    json_columns = set(json.loads(metadata.get(_JSON_COLUMNS, b"[]").decode()))
-    records = []
-    for row in table.to_pylist():
-        for name in json_columns:
-            if row.get(name) is not None:
-                row[name] = json.loads(row[name])
-        records.append(record_class.model_validate(row))
-    return records
+from funreason_assets.lib.paths import ASSET_STORE, resolve
+from funreason_assets.lib.record_tables import records_to_table, table_to_records
 
 
 class RecordIOManager(dg.ConfigurableIOManager):
@@ -67,7 +21,7 @@ class RecordIOManager(dg.ConfigurableIOManager):
     """
 
     base_path: str = Field(
-        default="data/outputs/assets", description="Folder (project-relative or absolute)."
+        default=ASSET_STORE, description="Folder (project-relative or absolute)."
     )
 
     def _path(self, context: dg.OutputContext | dg.InputContext, partition: str | None) -> Path:
@@ -83,15 +37,20 @@ class RecordIOManager(dg.ConfigurableIOManager):
         stem.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(obj, list) and all(isinstance(item, BaseModel) for item in obj):
             path = stem.with_suffix(".parquet")
-            table = _records_to_table(obj)
+            table = records_to_table(obj)
             if not obj:
                 # Remember the record class even for an empty shard, so loads stay typed.
                 pq.write_table(table, path)
             else:
                 pq.write_table(table, path, compression="zstd")
-            context.add_output_metadata(
-                {"path": dg.MetadataValue.path(str(path)), "stored_rows": len(obj)}
-            )
+            context.add_output_metadata({
+                "path": dg.MetadataValue.path(str(path)),
+                "stored_rows": len(obj),
+                "dagster/column_schema": dg.TableSchema(columns=[
+                    dg.TableColumn(name=column.name, type=str(column.type))
+                    for column in table.schema
+                ]),
+            })
         elif isinstance(obj, dict):
             path = stem.with_suffix(".json")
             path.write_text(json.dumps(obj, sort_keys=True, default=str), encoding="utf-8")

@@ -8,9 +8,9 @@ shard runs finish (from a backfill, the schedule or the sensor) they refresh on 
 
 import dagster as dg
 
+from funreason_assets.defs.config import generation_settings
 from funreason_assets.defs.export.resources import config_hash
-from funreason_assets.defs.partitions import shard_partitions
-from funreason_assets.lib.settings import load_generation_settings
+from funreason_assets.defs.partitions import shard_keys
 
 DOWNSTREAM_GROUPS = ("curation", "export")
 
@@ -39,26 +39,30 @@ def shard_run_requests(reason: str, key: str) -> list[dg.RunRequest]:
             partition_key=shard,
             tags={"funreason/trigger": reason},
         )
-        for shard in shard_partitions.get_partition_keys()
+        for shard in shard_keys(generation_settings().shards)
     ]
 
 
-_schedule_settings = load_generation_settings().schedule
+def regeneration_schedule() -> dg.ScheduleDefinition:
+    """Regenerate every shard on the configured cron (off unless `schedule.enabled`)."""
+    settings = generation_settings().schedule
 
+    @dg.schedule(
+        name="regenerate_dataset",
+        job=generate_dataset,
+        cron_schedule=settings.cron,
+        default_status=(
+            dg.DefaultScheduleStatus.RUNNING
+            if settings.enabled
+            else dg.DefaultScheduleStatus.STOPPED
+        ),
+        description="Regenerate every shard (off unless `schedule.enabled` in generation.yaml).",
+    )
+    def regenerate_dataset(context: dg.ScheduleEvaluationContext):
+        """Every shard, once per tick."""
+        return shard_run_requests("schedule", context.scheduled_execution_time.isoformat())
 
-@dg.schedule(
-    job=generate_dataset,
-    cron_schedule=_schedule_settings.cron,
-    default_status=(
-        dg.DefaultScheduleStatus.RUNNING
-        if _schedule_settings.enabled
-        else dg.DefaultScheduleStatus.STOPPED
-    ),
-    description="Regenerate every shard (off unless `schedule.enabled` in generation.yaml).",
-)
-def regenerate_dataset(context: dg.ScheduleEvaluationContext):
-    """Every shard, once per tick."""
-    return shard_run_requests("schedule", context.scheduled_execution_time.isoformat())
+    return regenerate_dataset
 
 
 @dg.sensor(
@@ -79,3 +83,13 @@ def config_change_sensor(context: dg.SensorEvaluationContext):
         return dg.SkipReason("configuration unchanged")
     context.update_cursor(current)
     return shard_run_requests("config-change", current[:16])
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The jobs, the schedule (built from the config when the code location loads) and sensor."""
+    return dg.Definitions(
+        jobs=[generate_dataset, export_dataset],
+        schedules=[regeneration_schedule()],
+        sensors=[config_change_sensor],
+    )

@@ -1,6 +1,6 @@
-"""Replay exported BFCL items through bfcl-eval's own `multi_turn_checker`.
+"""Replay BFCL items through bfcl-eval's own `multi_turn_checker` (once per run, in curation).
 
-Each entry's ground truth is given as the model's answer, so a well-formed export passes 100%.
+Each entry's ground truth is given as the model's answer, so a well-formed entry passes.
 This runs in a child process (`python -m funreason_assets.lib.bfcl_check <folder> <out.json>`):
 bfcl-eval's executor evaluates call strings with `eval` and keeps instances in module globals,
 neither of which belongs in the pipeline's own process. The strings it evaluates here are our
@@ -80,8 +80,8 @@ def check_folder(folder: Path) -> dict[str, Any]:
                 passed += 1
             else:
                 failures.append({"id": entry["id"], "error": str(verdict.get("error_message"))})
-        summary[category] = {"entries": len(questions), "passed": passed,
-                             "failures": failures[:20]}
+        # Every failure is listed: curation drops exactly the entries named here.
+        summary[category] = {"entries": len(questions), "passed": passed, "failures": failures}
     return summary
 
 

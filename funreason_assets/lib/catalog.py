@@ -8,7 +8,29 @@ import jsonschema
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from funreason_assets.lib.environments import ToolRegistry
+from funreason_assets.lib.checks import CheckSpec, PhaseResult
+from funreason_assets.lib.expectations import Expectation, validate_frame
+from funreason_assets.lib.registry import ToolRegistry
+
+CATALOG_EXPECTATIONS_CHECK = CheckSpec(
+    "catalog_expectations",
+    "Great Expectations: unique class+name, every tool described, valid identifiers.",
+    blocking=True,
+)
+PARAMETER_SCHEMAS_CHECK = CheckSpec(
+    "parameter_schemas_valid",
+    "Every parameter schema is valid JSON Schema (2020-12).",
+    blocking=True,
+)
+CATALOG_CHECKS = (CATALOG_EXPECTATIONS_CHECK, PARAMETER_SCHEMAS_CHECK)
+
+CATALOG_EXPECTATIONS = (
+    Expectation("ExpectColumnValuesToBeUnique", {"column": "tool_key"}),
+    Expectation("ExpectColumnValuesToNotBeNull", {"column": "description"}),
+    Expectation("ExpectColumnValueLengthsToBeBetween", {"column": "description", "min_value": 1}),
+    Expectation("ExpectColumnValuesToNotBeNull", {"column": "class_name"}),
+    Expectation("ExpectColumnValuesToMatchRegex", {"column": "name", "regex": r"^[A-Za-z_]\w*$"}),
+)
 
 
 class ToolRecord(BaseModel):
@@ -75,3 +97,28 @@ def invalid_parameter_schemas(records: list[ToolRecord]) -> dict[str, str]:
         if record.parameters.get("type") != "object":
             problems[f"{record.class_name}.{record.name}"] = "top-level type is not object"
     return problems
+
+
+def judge_catalog(records: list[ToolRecord]) -> PhaseResult[list[ToolRecord]]:
+    """The catalog with its check verdicts and per-class counts."""
+    frame = catalog_frame(records)
+    suite = validate_frame(frame, "tool_catalog", list(CATALOG_EXPECTATIONS))
+    invalid = invalid_parameter_schemas(records)
+    return PhaseResult(
+        value=records,
+        verdicts=[
+            CATALOG_EXPECTATIONS_CHECK.verdict(suite.success, **suite.to_metadata()),
+            PARAMETER_SCHEMAS_CHECK.verdict(
+                not invalid, tools_checked=len(records), invalid=invalid
+            ),
+        ],
+        metrics={"tools_per_class": frame.groupby("class_name").size().to_dict()},
+        tables={"preview": frame.drop(columns=["description"]).head(20).to_dict("records")},
+    )
+
+
+def build_catalog(registry: ToolRegistry) -> PhaseResult[list[ToolRecord]]:
+    """Every tool of the registry as a catalog record, judged."""
+    result = judge_catalog(catalog_records(registry))
+    result.metrics["registry_fingerprint"] = registry.fingerprint()
+    return result

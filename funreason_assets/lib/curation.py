@@ -1,42 +1,68 @@
 """Curation: the filters between verified dialogues and the exported datasets.
 
-Filters, in order, each counted per rule:
+Filters, in order, each counted per rule (`CURATION_RULES`):
 1. reasoning leakage: kept reasoning that mentions the advanced tool, hints, critiques or a
    previous attempt;
 2. length bounds on user turns and reasoning;
-3. decontamination against BFCL's multi-turn test data shipped in bfcl-eval: user turns by
-   word n-gram overlap with any BFCL question, initial configs (per class) by fingerprint,
-   and call paths (the tool sequence per turn) by fingerprint;
+3. decontamination against BFCL's multi-turn test data (`BfclTestIndex`): user turns by word
+   n-gram overlap with any BFCL question, initial configs (per class) by fingerprint, and call
+   paths (the tool sequence per turn) by fingerprint;
 4. exact duplicates: the same calls and arguments as an earlier dialogue;
 5. near duplicates of the queries: MinHash LSH (datasketch) over word shingles of the user
-   turns, Jaccard threshold from config.
+   turns, Jaccard threshold from config;
+6. bfcl-eval's own checker: the kept dialogues' BFCL entries are replayed once, here, and the
+   ones it rejects on their own ground truth are dropped. Each kept dialogue remembers the
+   digest of the entry the checker accepted, which the BFCL export checks its files against.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
+import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from funreason_assets.lib.reasoning import LEAKAGE
-from funreason_assets.lib.records import VerifiedDialogue
-from funreason_assets.lib.scenarios.contamination import bfcl_multi_turn_entries
-from funreason_assets.lib.scenarios.generators import config_fingerprint
+from funreason_assets.lib.bfcl_check import run_checker
+from funreason_assets.lib.bfcl_format import (
+    bfcl_entries,
+    dialogue_category,
+    write_bfcl,
+    written_digests,
+)
+from funreason_assets.lib.checks import CheckSpec, PhaseResult, Verdict
+from funreason_assets.lib.digests import canonical_digest
+from funreason_assets.lib.expectations import Expectation, validate_frame
+from funreason_assets.lib.reasoning import LEAKAGE, assemble_dialogue
+from funreason_assets.lib.records import DialoguePlan, ReasoningChain, VerifiedDialogue
+from funreason_assets.lib.registry import ToolRegistry
+from funreason_assets.lib.scenarios.contamination import BfclTestIndex, call_path, ngrams, words
 
-BFCL_CATEGORIES = {
-    "base": "multi_turn_base",
-    "missing_parameter": "multi_turn_miss_param",
-    "missing_function": "multi_turn_miss_func",
-    "long_context": "multi_turn_long_context",
-}
-_WORD = re.compile(r"[a-z0-9]+")
+# The filters in the order they are applied; a dropped dialogue counts under the first it breaks.
+FILTER_RULES = (
+    "reasoning_leakage", "length_bounds", "bfcl_query_overlap", "bfcl_config_match",
+    "bfcl_call_path_match", "exact_duplicate", "near_duplicate",
+)
+CHECKER_REJECTS = "bfcl_checker_rejects"
+CURATION_RULES = (*FILTER_RULES, CHECKER_REJECTS)
+
+CURATED_EXPECTATIONS_CHECK = CheckSpec(
+    "curated_expectations",
+    "Great Expectations: ids unique, turn counts in range, variants from the allowed set, no "
+    "empty reasoning or reply.",
+    blocking=True,
+)
+CURATION_CHECKS = (CURATED_EXPECTATIONS_CHECK,)
+_FRAME_COLUMNS = [
+    "dialogue_id", "turns", "category", "min_reasoning_chars", "min_reply_chars", "variants",
+]
+
+# Runs bfcl-eval's checker over a BFCL folder and returns its per-category summary.
+Checker = Callable[[Path], Mapping[str, Any]]
 
 
 class CurationConfig(BaseModel):
@@ -60,77 +86,21 @@ class CurationConfig(BaseModel):
     max_turns: int = Field(12, ge=1)
 
 
-def words(text: str) -> list[str]:
-    """Lower-case word tokens."""
-    return _WORD.findall(text.lower())
-
-
-def ngrams(tokens: Sequence[str], n: int) -> set[tuple[str, ...]]:
-    """Word n-grams of a token list."""
-    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
-
-
-def dialogue_category(dialogue: VerifiedDialogue) -> str:
-    """The BFCL category a dialogue belongs to."""
-    variants = {turn.variant for turn in dialogue.turns}
-    if "missing_function" in variants:
-        return BFCL_CATEGORIES["missing_function"]
-    if "missing_parameter" in variants:
-        return BFCL_CATEGORIES["missing_parameter"]
-    if dialogue.long_context:
-        return BFCL_CATEGORIES["long_context"]
-    return BFCL_CATEGORIES["base"]
-
-
-def call_path(turn_calls: Iterable[Sequence[str]]) -> str:
-    """Fingerprint of the tool-name sequence per turn."""
-    names = [[call.split("(", 1)[0].strip() for call in calls] for calls in turn_calls]
-    return hashlib.sha256(json.dumps(names).encode()).hexdigest()
+def verified_dialogues(
+    plans: Sequence[DialoguePlan], chains: Sequence[ReasoningChain], min_rounds: int
+) -> list[VerifiedDialogue]:
+    """Every plan's verified prefix long enough to be a dialogue: what curation considers."""
+    return [
+        dialogue
+        for plan in plans
+        if (dialogue := assemble_dialogue(plan, chains, min_rounds)) is not None
+    ]
 
 
 def calls_fingerprint(dialogue: VerifiedDialogue) -> str:
     """Identity of a dialogue's calls and arguments (exact duplicates share it)."""
     calls = [[c for step in turn.steps for c in step.calls] for turn in dialogue.turns]
-    canonical = json.dumps(
-        {"config": dialogue.initial_config, "calls": calls}, sort_keys=True, default=str
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-@dataclass
-class BfclContamination:
-    """What BFCL's multi-turn tests contain: question n-grams, configs and call paths."""
-
-    n: int
-    question_ngrams: set[tuple[str, ...]] = field(default_factory=set)
-    configs: dict[str, set[str]] = field(default_factory=dict)
-    paths: set[str] = field(default_factory=set)
-    entries: int = 0
-
-    @classmethod
-    def load(cls, n: int) -> BfclContamination:
-        """Index every multi-turn entry and possible answer bfcl-eval ships."""
-        index = cls(n)
-        for entry in bfcl_multi_turn_entries():
-            index.entries += 1
-            for turn in entry.get("question", []):
-                for message in turn:
-                    if message.get("role") == "user":
-                        index.question_ngrams |= ngrams(words(message.get("content", "")), n)
-            for name, config in entry.get("initial_config", {}).items():
-                index.configs.setdefault(name, set()).add(config_fingerprint(config))
-        answers = resources.files("bfcl_eval") / "data" / "possible_answer"
-        for item in answers.iterdir():
-            if "multi_turn" in item.name and item.name.endswith(".json"):
-                for line in item.read_text(encoding="utf-8").splitlines():
-                    if line.strip():
-                        index.paths.add(call_path(json.loads(line)["ground_truth"]))
-        return index
-
-    def query_overlap(self, text: str) -> float:
-        """Share of a text's n-grams found in BFCL questions."""
-        grams = ngrams(words(text), self.n)
-        return len(grams & self.question_ngrams) / len(grams) if grams else 0.0
+    return canonical_digest({"config": dialogue.initial_config, "calls": calls})
 
 
 @dataclass
@@ -147,25 +117,17 @@ class CurationResult:
 
 
 def curate(
-    dialogues: Sequence[VerifiedDialogue],
-    config: CurationConfig,
-    contamination: BfclContamination,
+    dialogues: Sequence[VerifiedDialogue], config: CurationConfig, index: BfclTestIndex
 ) -> CurationResult:
     """Apply every filter; the first rule a dialogue breaks is the one it is counted under."""
     from datasketch import MinHash, MinHashLSH
 
-    dropped: dict[str, list[str]] = {
-        rule: []
-        for rule in (
-            "reasoning_leakage", "length_bounds", "bfcl_query_overlap", "bfcl_config_match",
-            "bfcl_call_path_match", "exact_duplicate", "near_duplicate",
-        )
-    }
+    dropped: dict[str, list[str]] = {rule: [] for rule in FILTER_RULES}
     kept: list[VerifiedDialogue] = []
     seen_calls: set[str] = set()
     lsh = MinHashLSH(threshold=config.near_duplicate_threshold, num_perm=config.num_perm)
     for dialogue in dialogues:
-        rule = _first_broken_rule(dialogue, config, contamination)
+        rule = _first_broken_rule(dialogue, config, index)
         if rule is None:
             fingerprint = calls_fingerprint(dialogue)
             if fingerprint in seen_calls:
@@ -188,7 +150,7 @@ def curate(
 
 
 def _first_broken_rule(
-    dialogue: VerifiedDialogue, config: CurationConfig, contamination: BfclContamination
+    dialogue: VerifiedDialogue, config: CurationConfig, index: BfclTestIndex
 ) -> str | None:
     if any(LEAKAGE.search(turn.reasoning) for turn in dialogue.turns):
         return "reasoning_leakage"
@@ -200,33 +162,161 @@ def _first_broken_rule(
         if not config.min_reasoning_chars <= len(turn.reasoning) <= config.max_reasoning_chars:
             return "length_bounds"
     if any(
-        contamination.query_overlap(turn.user) >= config.max_ngram_overlap
+        index.query_overlap(turn.user, config.ngram) >= config.max_ngram_overlap
         for turn in dialogue.turns
     ):
         return "bfcl_query_overlap"
     for name, class_config in dialogue.initial_config.items():
-        if config_fingerprint(class_config) in contamination.configs.get(name, set()):
+        if index.config_matches(name, class_config):
             return "bfcl_config_match"
-    if call_path(turn.ground_truth for turn in dialogue.turns) in contamination.paths:
+    if call_path(turn.ground_truth for turn in dialogue.turns) in index.call_paths:
         return "bfcl_call_path_match"
     return None
 
 
-def curated_frame_rows(dialogues: Sequence[VerifiedDialogue]) -> list[dict[str, Any]]:
-    """One flat row per dialogue for the Great Expectations suite."""
-    return [
-        {
-            "dialogue_id": d.dialogue_id,
-            "turns": len(d.turns),
-            "category": dialogue_category(d),
-            "min_reasoning_chars": min(len(t.reasoning) for t in d.turns),
-            "min_reply_chars": min(len(t.reply) for t in d.turns),
-            "variants": ",".join(sorted({t.variant for t in d.turns})),
-        }
-        for d in dialogues
+@dataclass
+class BfclReplay:
+    """What bfcl-eval's checker made of the BFCL entries of a set of dialogues.
+
+    Attributes:
+        accepted: Dialogue id -> digest of the entry the checker accepted (`entry_digest`).
+        rejected: Dialogue id -> the checker's reason, for entries it rejected.
+        unexpressible: Dialogues BFCL's format cannot express (kept for training).
+    """
+
+    accepted: dict[str, str] = field(default_factory=dict)
+    rejected: dict[str, str] = field(default_factory=dict)
+    unexpressible: list[str] = field(default_factory=list)
+
+
+def replay_in_bfcl(
+    dialogues: Sequence[VerifiedDialogue], registry: ToolRegistry, checker: Checker = run_checker
+) -> BfclReplay:
+    """Write the dialogues' BFCL entries to a scratch folder and replay each one in bfcl-eval.
+
+    An entry counts as accepted only when its category was checked and the checker did not
+    fail it; its digest is taken from the files the checker read.
+    """
+    per_category, id_map, skipped = bfcl_entries(dialogues, registry)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        write_bfcl(folder, per_category)
+        summary = checker(folder)
+        digests = written_digests(folder)
+    failures = {
+        failure["id"]: str(failure.get("error"))
+        for checked in summary.values() for failure in checked["failures"]
+    }
+    replay = BfclReplay(unexpressible=list(skipped))
+    for dialogue_id, entry_id in id_map.items():
+        category = entry_id.rsplit("_", 1)[0]
+        if category not in summary:
+            replay.rejected[dialogue_id] = "category not checked"
+        elif entry_id in failures:
+            replay.rejected[dialogue_id] = failures[entry_id]
+        else:
+            replay.accepted[dialogue_id] = digests[entry_id]
+    return replay
+
+
+def curated_frame(dialogues: Sequence[VerifiedDialogue]) -> pd.DataFrame:
+    """One flat row per dialogue, for the Great Expectations suite and the preview."""
+    return pd.DataFrame(
+        [
+            {
+                "dialogue_id": d.dialogue_id,
+                "turns": len(d.turns),
+                "category": dialogue_category(d),
+                "min_reasoning_chars": min(len(t.reasoning) for t in d.turns),
+                "min_reply_chars": min(len(t.reply) for t in d.turns),
+                "variants": ",".join(sorted({t.variant for t in d.turns})),
+            }
+            for d in dialogues
+        ],
+        columns=_FRAME_COLUMNS,
+    )
+
+
+def judge_curated(
+    dialogues: Sequence[VerifiedDialogue],
+    config: CurationConfig,
+    allowed_variants: Sequence[str],
+) -> Verdict:
+    """The Great Expectations suites over the curated dialogues and their turns."""
+    frame = curated_frame(dialogues)
+    suite = validate_frame(frame, "curated_dialogues", [
+        Expectation("ExpectColumnValuesToBeUnique", {"column": "dialogue_id"}),
+        Expectation("ExpectColumnValuesToNotBeNull", {"column": "dialogue_id"}),
+        Expectation("ExpectColumnValuesToBeBetween", {
+            "column": "turns", "min_value": config.min_turns, "max_value": config.max_turns}),
+        Expectation("ExpectColumnValuesToBeBetween", {
+            "column": "min_reasoning_chars", "min_value": 1}),
+        Expectation("ExpectColumnValuesToBeBetween", {"column": "min_reply_chars", "min_value": 1}),
+    ])
+    variant_rows = pd.DataFrame(
+        [{"variant": turn.variant} for d in dialogues for turn in d.turns], columns=["variant"]
+    )
+    variant_suite = validate_frame(variant_rows, "curated_turn_variants", [
+        Expectation("ExpectColumnValuesToBeInSet", {
+            "column": "variant", "value_set": list(allowed_variants)}),
+    ])
+    failed = [
+        {"expectation": o.kind, "column": o.column, "unexpected": o.unexpected_count}
+        for o in [*suite.outcomes, *variant_suite.outcomes] if not o.success
     ]
+    return CURATED_EXPECTATIONS_CHECK.verdict(
+        suite.success and variant_suite.success, rows=len(frame), failed_expectations=failed
+    )
 
 
-def variant_counts(dialogues: Sequence[VerifiedDialogue]) -> dict[str, int]:
-    """Turns per variant."""
-    return dict(Counter(turn.variant for d in dialogues for turn in d.turns))
+def curate_dialogues(
+    dialogues: Sequence[VerifiedDialogue],
+    registry: ToolRegistry,
+    config: CurationConfig,
+    allowed_variants: Sequence[str],
+    checker: Checker = run_checker,
+) -> PhaseResult[list[VerifiedDialogue]]:
+    """Every filter, then bfcl-eval's replay; kept dialogues carry their accepted entry digest.
+
+    bfcl-eval's checker is the authority on what it can replay: items it rejects on their own
+    ground truth are dropped here and counted, so the export can demand that every item it
+    writes is one the checker accepted.
+    """
+    result = curate(dialogues, config, BfclTestIndex.load())
+    replay = replay_in_bfcl(result.kept, registry, checker)
+    kept = [
+        d.model_copy(update={"bfcl_entry_digest": replay.accepted.get(d.dialogue_id)})
+        for d in result.kept
+        if d.dialogue_id not in replay.rejected
+    ]
+    frame = curated_frame(kept)
+    return PhaseResult(
+        value=kept,
+        verdicts=[judge_curated(kept, config, allowed_variants)],
+        metrics={
+            "verified_dialogues": len(dialogues),
+            "drops_per_rule": {**result.counts(), CHECKER_REJECTS: len(replay.rejected)},
+            "rejected_by_bfcl_checker": sorted(replay.rejected)[:20],
+            # Kept for training; BFCL's format cannot express them (see bfcl_entries).
+            "not_expressible_in_bfcl": len(replay.unexpressible),
+            "categories": dict(Counter(dialogue_category(d) for d in kept)),
+            "turn_variants": dict(Counter(turn.variant for d in kept for turn in d.turns)),
+        },
+        tables={"preview": frame.head(10).to_dict("records")},
+    )
+
+
+def drops_per_rule(
+    verified: Sequence[VerifiedDialogue],
+    curated: Sequence[VerifiedDialogue],
+    config: CurationConfig,
+) -> dict[str, int]:
+    """Curation's drops per rule, recomputed from its input and its output.
+
+    The filters are deterministic, so running them again over the verified dialogues gives
+    the same drops; what they kept but the curated set lacks, bfcl-eval's checker rejected.
+    """
+    result = curate(verified, config, BfclTestIndex.load())
+    curated_ids = {d.dialogue_id for d in curated}
+    rejected = sum(1 for d in result.kept if d.dialogue_id not in curated_ids)
+    return {**result.counts(), CHECKER_REJECTS: rejected}

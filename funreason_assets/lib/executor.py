@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from funreason_assets.lib.environments import Environment, to_jsonable
+from funreason_assets.lib.environments import Environment
+from funreason_assets.lib.state import to_jsonable
 from funreason_assets.lib.tools import ToolSpec
 
 MAX_CALL_TEXT = 100_000

@@ -1,189 +1,61 @@
-"""The API dependency graph, built by executing tools (METHOD.md, Phase I).
+"""The graph phase: the API dependency graph, its statistics, checks and picture.
 
 Nodes are tools. An edge Ti -> Tj means Ti must (or may usefully) run before Tj, and every edge
-carries the probe that confirmed it:
-
-- `data_flow`: a value in Ti's output, passed as parameter p of Tj, makes Tj succeed, while a
-  fabricated value of the same type makes it fail (the value matters and Ti produces it).
-- `state`: Tj fails from a fresh state with some arguments, and succeeds with the very same
-  arguments after Ti ran (Ti's effect on the state is a precondition of Tj). When no single
-  tool suffices, pairs are probed, which yields AND-prerequisites (lock the doors AND press the
-  brake before starting the engine).
-
-Each node stores `prerequisites`: an AND-list of OR-groups of tool names (any member of a group
-satisfies it), and `data_sources`: parameter -> tools whose output can fill it.
+carries the probe that confirmed it (`lib.graph_probe` finds them by executing tools). The
+graph is stored as node-link JSON; its checks assert that every tool is a node, that the known
+prerequisites of the built-in classes were found, and that every edge kind has its evidence.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
-import random
-from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import networkx as nx
+from pydantic import BaseModel, ConfigDict, Field
 
-from funreason_assets.lib.binding import (
-    ArgumentBinder,
-    ValueSource,
-    is_generic_field,
-    output_sources,
-    param_profiles,
-    plain_arguments,
-    state_sources,
-    tokens,
+from funreason_assets.lib.checks import CheckSpec, PhaseResult, Picture
+from funreason_assets.lib.figures import figure_png, pyplot
+from funreason_assets.lib.graph_probe import GraphBuildConfig, build_api_graph
+from funreason_assets.lib.registry import ToolRegistry
+from funreason_assets.lib.scenario_sources import probe_scenarios
+
+EVERY_TOOL_CHECK = CheckSpec(
+    "every_tool_is_a_node", "Every catalog tool is a node of the graph.", blocking=True
 )
-from funreason_assets.lib.environments import Environment, ToolRegistry
-from funreason_assets.lib.executor import ParsedCall, execute_call, format_call
-from funreason_assets.lib.literals import LiteralDomains, mine_literal_domains
-from funreason_assets.lib.tools import ToolSpec
+KNOWN_DEPENDENCIES_CHECK = CheckSpec(
+    "known_dependencies_found",
+    "Known prerequisites of the built-in classes are edges (login before send, authenticate "
+    "before booking, lock doors AND press brake before starting, zipcode before distance, "
+    "create before close).",
+    blocking=True,
+)
+EDGE_EVIDENCE_CHECK = CheckSpec(
+    "edges_have_evidence",
+    "Every edge kind is backed by the probe that confirmed it.",
+    blocking=True,
+)
+GRAPH_CHECKS = (EVERY_TOOL_CHECK, KNOWN_DEPENDENCIES_CHECK, EDGE_EVIDENCE_CHECK)
 
-EDGE_KINDS = ("data_flow", "state")
-
-
-@dataclass(frozen=True)
-class ProbeScenario:
-    """An initial config of one class used for probing."""
-
-    label: str
-    class_name: str
-    config: Mapping[str, Any]
-
-
-@dataclass
-class GraphBuildConfig:
-    """Probe budget.
-
-    Attributes:
-        binds_per_tool: Argument samples tried per tool and state before calling it failed.
-        variants_per_tool: Distinct successful calls kept per tool as possible prerequisites.
-        probe_pairs: Whether to search pairs of tools for AND-prerequisites.
-        max_pairs: At most this many ordered pairs are tried per failing tool and scenario.
-        max_chain_depth: Levels of single prerequisites searched (login -> create -> close).
-        seed: Seed of the binder's random source.
-    """
-
-    binds_per_tool: int = 8
-    variants_per_tool: int = 3
-    probe_pairs: bool = True
-    max_pairs: int = 400
-    max_chain_depth: int = 3
-    seed: int = 0
+# Graph statistics shown on the asset page (`graph_stats` also counts nodes per class).
+_SHOWN_STATS = (
+    "nodes",
+    "edges",
+    "edges_per_kind",
+    "edges_per_class",
+    "tools_with_prerequisites",
+    "max_prerequisite_depth",
+)
 
 
-@dataclass
-class _Success:
-    tool: ToolSpec
-    arguments: dict[str, Any]
-    output: Any
-    state_changed: bool
-    snapshot_before: Any = field(repr=False, default=None)
-    snapshot_after: Any = field(repr=False, default=None)
-    prefix: tuple[str, ...] = ()  # calls that ran before this one, in BFCL syntax
+class GraphProbeSettings(BaseModel):
+    """Budget of the execution probes that build the API graph."""
 
+    model_config = ConfigDict(extra="forbid")
 
-def _fabricated(value: Any) -> Any:
-    if isinstance(value, str):
-        return "zz-unknown-7f3a"
-    if isinstance(value, int):
-        return 987_654_321
-    return None
-
-
-def _call_ok(environment: Environment, tool: ToolSpec, arguments: Mapping[str, Any]) -> bool:
-    return execute_call(environment, ParsedCall(tool.name, (), dict(arguments))).ok
-
-
-class GraphBuilder:
-    """Probes one class at a time and accumulates evidence into a networkx graph."""
-
-    def __init__(self, registry: ToolRegistry, config: GraphBuildConfig | None = None):
-        """Start an empty graph with one node per tool of the registry."""
-        self.registry = registry
-        self.config = config or GraphBuildConfig()
-        self.graph = nx.DiGraph()
-        for tool in registry.tools():
-            self.graph.add_node(
-                tool.name,
-                class_name=tool.class_name,
-                description=tool.description,
-                read_only=None,
-                probes_succeeded=0,
-                probes_failed_fresh=0,
-            )
-        self._groups: dict[str, list[frozenset[str]]] = defaultdict(list)
-        self._data_sources: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-        self._state_changes: Counter[str] = Counter()
-        self._calls_ok: Counter[str] = Counter()
-        self.literals = LiteralDomains()
-        for env_class in registry.classes.values():
-            self.literals = self.literals.merge(mine_literal_domains(env_class.cls))
-
-    def _add_evidence(self, source: str, target: str, kind: str, evidence: dict[str, Any]) -> None:
-        if not self.graph.has_edge(source, target):
-            self.graph.add_edge(source, target, kinds=[], evidence=[])
-        data = self.graph.edges[source, target]
-        if kind not in data["kinds"]:
-            data["kinds"].append(kind)
-            data["kinds"].sort()
-        # A few probes per kind are enough evidence; more only bloats the graph file.
-        if sum(1 for item in data["evidence"] if item["kind"] == kind) < 2:
-            data["evidence"].append({"kind": kind, **evidence})
-
-    def probe(self, scenario: ProbeScenario) -> None:
-        """Probe every tool of one class on one initial config."""
-        env_class = self.registry.classes[scenario.class_name]
-        prober = _ScenarioProbe(self, scenario, list(env_class.tools.values()))
-        prober.run()
-
-    def finish(self) -> nx.DiGraph:
-        """Write prerequisites, data sources and read-only flags onto the nodes."""
-        for name in self.graph.nodes:
-            node = self.graph.nodes[name]
-            node["prerequisites"] = [sorted(group) for group in minimal_groups(self._groups[name])]
-            node["data_sources"] = {
-                param: sorted(producers)
-                for param, producers in sorted(self._data_sources[name].items())
-            }
-            if self._calls_ok[name]:
-                node["read_only"] = self._state_changes[name] == 0
-        self.graph.graph["edge_kinds"] = list(EDGE_KINDS)
-        return self.graph
-
-
-def minimal_groups(groups: Sequence[frozenset[str]]) -> list[frozenset[str]]:
-    """Drop duplicate OR-groups and any group that a smaller group already implies.
-
-    Prerequisites are an AND of OR-groups: if group H is a subset of group G, whatever
-    satisfies H satisfies G, so G adds nothing.
-    """
-    unique = sorted(set(groups), key=lambda group: (len(group), sorted(group)))
-    kept: list[frozenset[str]] = []
-    for group in unique:
-        if not any(smaller <= group for smaller in kept):
-            kept.append(group)
-    return kept
-
-
-def build_api_graph(
-    registry: ToolRegistry,
-    scenarios: Sequence[ProbeScenario],
-    config: GraphBuildConfig | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> nx.DiGraph:
-    """Probe every scenario and return the finished graph."""
-    builder = GraphBuilder(registry, config)
-    for scenario in scenarios:
-        if progress:
-            progress(f"probing {scenario.label}")
-        builder.probe(scenario)
-    graph = builder.finish()
-    graph.graph["probe_scenarios"] = [scenario.label for scenario in scenarios]
-    graph.graph["registry_fingerprint"] = registry.fingerprint()
-    return graph
+    scenarios_per_class: int = Field(default=4, ge=1)
+    binds_per_tool: int = Field(default=8, ge=1)
 
 
 def graph_to_json(graph: nx.DiGraph) -> dict[str, Any]:
@@ -231,301 +103,6 @@ def prerequisite_depth(graph: nx.DiGraph, tool: str, _seen: frozenset[str] = fro
             1 + min(prerequisite_depth(graph, member, _seen | {tool}) for member in group),
         )
     return depth
-
-
-def distances_to(graph: nx.DiGraph, target: str) -> dict[str, int]:
-    """Hop distance from every tool that can lead to `target` along dependency edges."""
-    return dict(nx.single_target_shortest_path_length(graph, target))
-
-
-class _ScenarioProbe:
-    """All probes of one class on one initial config."""
-
-    def __init__(self, builder: GraphBuilder, scenario: ProbeScenario, tools: list[ToolSpec]):
-        self.builder = builder
-        self.scenario = scenario
-        self.tools = tools
-        self.config = builder.config
-        self.binder = ArgumentBinder(
-            random.Random(f"{self.config.seed}:{scenario.label}"),
-            optional_rate=0.2,
-            literals=builder.literals,
-        )
-        self.environment = builder.registry.environment(
-            [scenario.class_name], {scenario.class_name: dict(scenario.config)}
-        )
-        self.fresh = self.environment.snapshot()
-        self.fresh_digest = self.environment.digest()
-        self.successes: dict[str, list[_Success]] = defaultdict(list)
-
-    def _known_outputs(self) -> list[ValueSource]:
-        calls = [
-            (index, name, variants[0].output)
-            for index, (name, variants) in enumerate(sorted(self.successes.items()))
-            if variants
-        ]
-        return output_sources(calls)
-
-    def _attempt(
-        self, tool: ToolSpec, before: Any, outputs: Sequence[ValueSource], attempts: int
-    ) -> tuple[dict[str, Any], Any] | None:
-        environment = self.environment
-        for _ in range(attempts):
-            environment.restore(before)
-            state = state_sources(environment.state())
-            arguments = plain_arguments(self.binder.bind(tool, outputs, state))
-            outcome = execute_call(environment, ParsedCall(tool.name, (), arguments))
-            if outcome.ok:
-                return arguments, outcome.output
-        return None
-
-    def _record(
-        self, tool: ToolSpec, before: Any, arguments: dict[str, Any], output: Any, prefix=()
-    ) -> _Success:
-        success = _Success(
-            tool,
-            arguments,
-            output,
-            self.environment.digest() != self.fresh_digest,
-            before,
-            self.environment.snapshot(),
-            tuple(prefix),
-        )
-        self.successes[tool.name].append(success)
-        return success
-
-    def _fresh_pass(self, tools: Sequence[ToolSpec], outputs: Sequence[ValueSource]) -> None:
-        for tool in tools:
-            seen = {
-                json.dumps(s.arguments, sort_keys=True, default=str)
-                for s in self.successes[tool.name]
-            }
-            for _ in range(self.config.variants_per_tool):
-                found = self._attempt(tool, self.fresh, outputs, self.config.binds_per_tool)
-                if found is None:
-                    break
-                key = json.dumps(found[0], sort_keys=True, default=str)
-                if key not in seen:
-                    seen.add(key)
-                    self._record(tool, self.fresh, *found)
-
-    def run(self) -> None:
-        graph = self.builder.graph
-        self._fresh_pass(self.tools, ())
-        failing = [tool for tool in self.tools if not self.successes[tool.name]]
-        self._fresh_pass(failing, self._known_outputs())
-        failing = [tool for tool in self.tools if not self.successes[tool.name]]
-        for tool in self.tools:
-            node = graph.nodes[tool.name]
-            if self.successes[tool.name]:
-                node["probes_succeeded"] += 1
-                self.builder._calls_ok[tool.name] += 1
-                if any(s.state_changed for s in self.successes[tool.name]):
-                    self.builder._state_changes[tool.name] += 1
-            else:
-                node["probes_failed_fresh"] += 1
-        self._probe_state(failing)
-        self._probe_data_flow()
-
-    def _fixed_by(
-        self, target: ToolSpec, prefix: Sequence[_Success]
-    ) -> tuple[Any, Any, Any] | None:
-        """Try the target after `prefix`; confirm by failing the same call without the last step.
-
-        The counterfactual baseline is the state just before the prefix's first new step, so
-        that the evidence names the tools whose effects the target needs.
-        """
-        environment = self.environment
-        if len(prefix) == 1:
-            before = prefix[0].snapshot_after
-            baseline = prefix[0].snapshot_before
-        else:
-            environment.restore(self.fresh)
-            for step in prefix:
-                if not _call_ok(environment, step.tool, step.arguments):
-                    return None
-            before = environment.snapshot()
-            baseline = self.fresh
-        outputs = output_sources(
-            [(index, step.tool.name, step.output) for index, step in enumerate(prefix)]
-        ) + self._known_outputs()
-        found = self._attempt(target, before, outputs, self.config.binds_per_tool)
-        if found is None:
-            return None
-        arguments, output = found
-        after = environment.snapshot()
-        environment.restore(baseline)
-        if _call_ok(environment, target, arguments):
-            return None
-        environment.restore(after)
-        return before, arguments, output
-
-    def _evidence_calls(self, success: _Success) -> list[str]:
-        return [*success.prefix, format_call(success.tool.name, success.arguments)]
-
-    def _probe_state(self, failing: Sequence[ToolSpec]) -> None:
-        """Find single prerequisites level by level (chains), then AND-pairs for the rest."""
-        builder = self.builder
-        label = self.scenario.label
-        frontier = [
-            variant
-            for variants in self.successes.values()
-            for variant in variants
-            if variant.state_changed
-        ]
-        remaining = list(failing)
-        for _level in range(self.config.max_chain_depth):
-            next_frontier: list[_Success] = []
-            for target in list(remaining):
-                fixes: dict[str, _Success] = {}
-                for variant in frontier:
-                    if variant.tool.name == target.name or variant.tool.name in fixes:
-                        continue
-                    fixed = self._fixed_by(target, [variant])
-                    if fixed is None:
-                        continue
-                    before, arguments, output = fixed
-                    fixes[variant.tool.name] = variant
-                    record = self._record(
-                        target,
-                        before,
-                        arguments,
-                        output,
-                        prefix=self._evidence_calls(variant),
-                    )
-                    next_frontier.append(record)
-                    builder._add_evidence(
-                        variant.tool.name,
-                        target.name,
-                        "state",
-                        {
-                            "scenario": label,
-                            "prerequisite_calls": self._evidence_calls(variant),
-                            "call": format_call(target.name, arguments),
-                            "fails_without_prerequisite": True,
-                        },
-                    )
-                if fixes:
-                    builder._groups[target.name].append(frozenset(fixes))
-                    remaining.remove(target)
-            if not next_frontier or not remaining:
-                break
-            frontier = next_frontier
-        if self.config.probe_pairs:
-            for target in remaining:
-                self._probe_pairs(target)
-
-    def _probe_pairs(self, target: ToolSpec) -> None:
-        builder = self.builder
-        changers = [
-            variant
-            for name, variants in sorted(self.successes.items())
-            if name != target.name
-            for variant in variants
-            if variant.state_changed and not variant.prefix
-        ]
-        pairs = [
-            (first, second)
-            for first, second in itertools.permutations(changers, 2)
-            if first.tool.name != second.tool.name
-        ]
-        for first, second in pairs[: self.config.max_pairs]:
-            fixed = self._fixed_by(target, [first, second])
-            if fixed is None:
-                continue
-            before, arguments, output = fixed
-            # Neither alone may suffice with these arguments, or it is not an AND of two.
-            alone_ok = False
-            for step in (first, second):
-                self.environment.restore(step.snapshot_after)
-                alone_ok = alone_ok or _call_ok(self.environment, target, arguments)
-            if alone_ok:
-                continue
-            self.environment.restore(before)
-            _call_ok(self.environment, target, arguments)
-            calls = [
-                format_call(first.tool.name, first.arguments),
-                format_call(second.tool.name, second.arguments),
-            ]
-            self._record(target, before, arguments, output, prefix=calls)
-            for step in (first, second):
-                builder._add_evidence(
-                    step.tool.name,
-                    target.name,
-                    "state",
-                    {
-                        "scenario": self.scenario.label,
-                        "prerequisite_calls": calls,
-                        "call": format_call(target.name, arguments),
-                        "fails_without_prerequisite": True,
-                        "and_group": True,
-                    },
-                )
-            builder._groups[target.name].append(frozenset({first.tool.name}))
-            builder._groups[target.name].append(frozenset({second.tool.name}))
-            return
-
-    def _probe_data_flow(self) -> None:
-        """Confirm that a produced value, and not just any value, makes a call succeed."""
-        produced: dict[Any, list[tuple[str, str]]] = defaultdict(list)
-        for name, variants in self.successes.items():
-            for variant in variants:
-                for source in output_sources([(0, name, variant.output)]):
-                    value = source.value
-                    if isinstance(value, bool) or not isinstance(value, str | int):
-                        continue
-                    if is_generic_field(source.path):
-                        continue
-                    produced[(type(value), value)].append((name, source.path.split(":", 3)[-1]))
-        environment = self.environment
-        for consumer in self.tools:
-            for success in self.successes[consumer.name]:
-                for profile in param_profiles(consumer):
-                    if profile.schema.get("enum") or profile.name not in success.arguments:
-                        continue
-                    value = success.arguments[profile.name]
-                    if isinstance(value, bool) or not isinstance(value, str | int):
-                        continue
-                    producers = [
-                        (name, path)
-                        for name, path in produced.get((type(value), value), [])
-                        if name != consumer.name
-                        and (
-                            isinstance(value, str)
-                            or profile.name_tokens & tokens_of_path(path)
-                            or profile.description_tokens & tokens_of_path(path)
-                        )
-                    ]
-                    if isinstance(value, str) and len(value) < 2:
-                        continue
-                    if not producers:
-                        continue
-                    contrast = dict(success.arguments)
-                    contrast[profile.name] = _fabricated(value)
-                    environment.restore(success.snapshot_before)
-                    if _call_ok(environment, consumer, contrast):
-                        continue
-                    for name, path in producers:
-                        self.builder._data_sources[consumer.name][profile.name].add(name)
-                        producer_call = self.successes[name][0]
-                        self.builder._add_evidence(
-                            name,
-                            consumer.name,
-                            "data_flow",
-                            {
-                                "scenario": self.scenario.label,
-                                "producer_call": format_call(name, producer_call.arguments),
-                                "output_field": path,
-                                "parameter": profile.name,
-                                "consumer_call": format_call(consumer.name, success.arguments),
-                                "contrast_call_failed": format_call(consumer.name, contrast),
-                            },
-                        )
-
-
-def tokens_of_path(path: str) -> frozenset[str]:
-    """Tokens of an output field path."""
-    return tokens(path.replace("[]", "").replace("<key>", ""))
 
 
 # Dependencies of the built-in BFCL classes that any correct graph must contain; the check
@@ -577,11 +154,7 @@ def edges_without_evidence(graph: nx.DiGraph) -> list[str]:
 
 def draw_graph(graph: nx.DiGraph) -> Any:
     """A figure with one panel per class: tools, and edges colored by kind."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     classes = sorted({data["class_name"] for _, data in graph.nodes(data=True)})
     columns = 2
     rows = (len(classes) + columns - 1) // columns
@@ -614,3 +187,61 @@ def draw_graph(graph: nx.DiGraph) -> Any:
     )
     figure.tight_layout()
     return figure
+
+
+def prerequisites_table(graph: nx.DiGraph) -> list[dict[str, Any]]:
+    """One row per tool with prerequisites: its class and its AND of OR-groups."""
+    return [
+        {
+            "tool": name,
+            "class": data["class_name"],
+            "prerequisites (AND of OR-groups)": " AND ".join(
+                "(" + " | ".join(group) + ")" for group in data["prerequisites"]
+            ),
+        }
+        for name, data in sorted(graph.nodes(data=True))
+        if data.get("prerequisites")
+    ]
+
+
+def judge_graph(graph: nx.DiGraph, registry: ToolRegistry) -> PhaseResult[dict[str, Any]]:
+    """The graph as node-link JSON, with its check verdicts, statistics and prerequisites."""
+    stats = graph_stats(graph)
+    tool_names = {tool.name for tool in registry.tools()}
+    missing_nodes = sorted(tool_names - set(graph.nodes))
+    missing_known = missing_known_dependencies(graph)
+    unsupported = edges_without_evidence(graph)
+    return PhaseResult(
+        value=graph_to_json(graph),
+        verdicts=[
+            EVERY_TOOL_CHECK.verdict(
+                not missing_nodes, tools=len(tool_names), missing=missing_nodes
+            ),
+            KNOWN_DEPENDENCIES_CHECK.verdict(not missing_known, missing=missing_known),
+            EDGE_EVIDENCE_CHECK.verdict(
+                not unsupported, edges=stats["edges"], without_evidence=unsupported
+            ),
+        ],
+        metrics={key: stats[key] for key in _SHOWN_STATS},
+        tables={"prerequisites": prerequisites_table(graph)},
+    )
+
+
+def build_graph(
+    registry: ToolRegistry,
+    probe: GraphProbeSettings,
+    seed: int,
+) -> PhaseResult[dict[str, Any]]:
+    """Probe every class of the registry into the API graph, judged and drawn."""
+    scenarios = probe_scenarios(registry, probe.scenarios_per_class, seed)
+    graph = build_api_graph(
+        registry,
+        scenarios,
+        GraphBuildConfig(binds_per_tool=probe.binds_per_tool, seed=seed),
+    )
+    result = judge_graph(graph, registry)
+    result.metrics["probe_scenarios"] = len(scenarios)
+    result.pictures["picture"] = Picture(
+        "API dependency graph", figure_png(draw_graph(graph), dpi=90)
+    )
+    return result

@@ -12,11 +12,11 @@ import ast
 import inspect
 import textwrap
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from funreason_assets.lib.environments import public_methods
+from funreason_assets.lib.packs import public_methods
 
 
 @dataclass
@@ -32,10 +32,6 @@ class LiteralDomains:
     joint: dict[str, list[tuple[tuple[str, ...], list[tuple[Any, ...]]]]] = field(
         default_factory=dict
     )
-
-    def for_tool(self, tool: str) -> Mapping[str, list[Any]]:
-        """Per-parameter values of one tool."""
-        return self.values.get(tool, {})
 
     def merge(self, other: LiteralDomains) -> LiteralDomains:
         """Union of two domain sets (tools do not overlap across classes)."""
@@ -253,3 +249,11 @@ def mine_literal_domains(cls: type) -> LiteralDomains:
                     if all(existing_names != translated for existing_names, _ in existing):
                         existing.append((translated, rows))
     return domains
+
+
+def merged_literal_domains(classes: Iterable[type]) -> LiteralDomains:
+    """The literal domains of several classes, merged (as the graph probe and sampler use)."""
+    literals = LiteralDomains()
+    for cls in classes:
+        literals = literals.merge(mine_literal_domains(cls))
+    return literals

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
+
+from funreason_assets.lib.records import FailureKind, Variant
 
 PROMPT_VERSIONS = {
     "tool_abstractor": "tool_abstractor/1",
@@ -20,20 +22,6 @@ PROMPT_VERSIONS = {
     "critic": "critic/1",
     "replier": "replier/1",
 }
-
-FailureKind = Literal[
-    "missing_prerequisite",
-    "wrong_argument",
-    "wrong_tool",
-    "premature_stop",
-    "tool_error",
-    "state_mismatch",
-    "missing_result",
-    "should_ask",
-    "should_decline",
-    "unparseable",
-]
-
 
 class ToolNaming(BaseModel):
     """Tool abstractor reply: a name and the user-level goal of the advanced tool."""
@@ -109,7 +97,7 @@ def query_writer_messages(
     omitted: Mapping[str, Any] | None,
     earlier_turns: Sequence[str],
     hidden_tools: Sequence[str],
-    variant: str,
+    variant: Variant,
 ) -> list[dict[str, Any]]:
     """Messages asking for a hard query for an advanced tool."""
     rules = [

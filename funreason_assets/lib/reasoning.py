@@ -1,17 +1,19 @@
-"""Phases II and III over whole dialogues: hard queries, the guided iterative chain, assembly.
+"""Phase III over whole dialogues: the guided iterative chain, its checks, and assembly.
 
-Each dialogue runs as a generator that yields role tasks and receives their results, so its
-logic reads top to bottom (round after round on one persistent state) while a driver batches
-the tasks of every dialogue in flight into one call per role: with a model, a batch is one
-concurrent `complete_many`; scripted, it costs nothing.
+Each dialogue runs as one flow (round after round on one persistent state) that yields role
+tasks and receives their results; `roles.dispatch.drive` batches the tasks of every dialogue in
+flight into one call per role.
 
-Phase III per round (METHOD.md): the reasoner runs as an agent loop in a sandbox copy of the
-round's starting state; its calls go through the safe executor and their results are fed back
-up to a step cap. The round passes iff the sandbox's final state equals the ground-truth state
-for every involved class and every ground-truth result occurs among the reasoner's results
-(read-only rounds also compare the calls). On failure the critic names the error, its hint is
-appended, and the reasoner retries, up to `max_attempts`. A failed round ends the dialogue: the
-verified prefix is kept if it still has the minimum number of rounds.
+Per round (METHOD.md): the reasoner runs as an agent loop in a sandbox copy of the round's
+starting state; its calls go through the safe executor and their results are fed back up to a
+step cap, and `verification` decides whether each turn did what the ground truth did. On
+failure the critic names the error, its hint is appended, and the reasoner retries, up to
+`max_attempts`. A failed round ends the dialogue: the verified prefix is kept if it still has
+the minimum number of rounds.
+
+The phase's checks (`CHAIN_CHECKS`) are judged from the chains alone (`judge_chains`), which
+also count the verified dialogues; the dialogues themselves are assembled once, by curation
+(`assemble_dialogue`).
 """
 
 from __future__ import annotations
@@ -19,44 +21,39 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from funreason_assets.lib import prompts
-from funreason_assets.lib.environments import Environment, ToolRegistry, diff_states, to_jsonable
-from funreason_assets.lib.executor import CallOutcome, ParsedCall, execute_call, parse_calls
+from funreason_assets.lib.checks import CheckSpec, PhaseResult, first_items
+from funreason_assets.lib.executor import CallOutcome, ParsedCall, execute_call
 from funreason_assets.lib.records import (
     Attempt,
     DialoguePlan,
     HardQuery,
-    PlannedRound,
-    QueryDrop,
     ReasonedTurn,
     ReasoningChain,
     StepRecord,
+    TurnMode,
     VerifiedDialogue,
     stable_id,
 )
-from funreason_assets.lib.roles import (
-    AbstractionTask,
+from funreason_assets.lib.registry import ToolRegistry
+from funreason_assets.lib.roles.dispatch import Flow, RoleSet, RoleTally, drive
+from funreason_assets.lib.roles.tasks import (
     CritiqueTask,
-    QueryTask,
     ReasonerTask,
     ReplyTask,
-    RoleResult,
-    RoleSet,
-    role_key,
     tool_openai_specs,
 )
-from funreason_assets.lib.synthesis import (
-    QueryViolation,
-    abstract_round,
-    check_query,
-    omitted_input,
-    prerequisite_calls,
+from funreason_assets.lib.verification import (
+    AttemptVerdict,
+    InjectedErrors,
+    run_calls,
+    validate_act,
+    validate_no_calls,
 )
 
 LEAKAGE = re.compile(
@@ -82,149 +79,12 @@ class ChainConfig(BaseModel):
     )
 
 
-# ---------------------------------------------------------------------- the driver
-
-
-Flow = Generator[tuple[str, Any], RoleResult[Any], Any]
-
-
-def drive(flows: Sequence[Flow], roles: RoleSet) -> list[Any]:
-    """Run generator flows to completion, batching their role tasks per role."""
-    results: list[Any] = [None] * len(flows)
-    pending: dict[int, tuple[str, Any]] = {}
-    for position, flow in enumerate(flows):
-        try:
-            pending[position] = next(flow)
-        except StopIteration as stop:
-            results[position] = stop.value
-    while pending:
-        by_role: dict[str, list[int]] = {}
-        for position, (role, _) in pending.items():
-            by_role.setdefault(role, []).append(position)
-        answers: dict[int, RoleResult[Any]] = {}
-        for role, positions in by_role.items():
-            tasks = [pending[position][1] for position in positions]
-            replies = getattr(roles, role)(tasks)
-            answers.update(zip(positions, replies, strict=True))
-        pending = {}
-        for position, answer in answers.items():
-            try:
-                pending[position] = flows[position].send(answer)
-            except StopIteration as stop:
-                results[position] = stop.value
-    return results
-
-
-@dataclass
-class RoleTally:
-    """Model calls and tokens spent by a flow."""
-
-    calls: int = 0
-    tokens: int = 0
-
-    def add(self, result: RoleResult[Any]) -> None:
-        """Count one role answer."""
-        self.calls += result.model_calls
-        self.tokens += result.tokens
-
-
-# ---------------------------------------------------------------------- Phase II
-
-
-@dataclass
-class QueryOutcome:
-    """Phase II output for one plan: accepted queries and the drops."""
-
-    queries: list[HardQuery] = field(default_factory=list)
-    drops: list[QueryDrop] = field(default_factory=list)
-    tally: RoleTally = field(default_factory=RoleTally)
-
-
-def _query_flow(plan: DialoguePlan, registry: ToolRegistry, roles: RoleSet) -> Flow:
-    outcome = QueryOutcome()
-    earlier: list[str] = []
-    generators = roles.generators()
-    for planned in plan.rounds:
-        tool = abstract_round(plan, planned, registry, generators["tool_abstractor"])
-        key = role_key(plan.plan_id, planned.index)
-        trace = [call.call for call in planned.executed_calls()]
-        naming = yield "name_tools", AbstractionTask(
-            key, tool, registry.tool(planned.target).description, trace
-        )
-        outcome.tally.add(naming)
-        if naming.value is None:
-            outcome.drops.append(
-                QueryDrop(plan_id=plan.plan_id, round_index=planned.index,
-                          rule="abstraction_failed", detail=naming.error or "", query="")
-            )
-            break
-        tool = tool.model_copy(
-            update={"name": naming.value.name, "description": naming.value.description}
-        )
-        omitted = omitted_input(tool, planned)
-        draft = yield "write_queries", QueryTask(key, tool, planned, omitted, list(earlier))
-        outcome.tally.add(draft)
-        if draft.value is None:
-            outcome.drops.append(
-                QueryDrop(plan_id=plan.plan_id, round_index=planned.index,
-                          rule="writer_failed", detail=draft.error or "", query="")
-            )
-            break
-        violations = check_query(
-            draft.value.query, draft.value.follow_up, plan, planned, tool, omitted
-        )
-        if planned.variant in ("missing_parameter", "missing_function") and not (
-            draft.value.follow_up
-        ):
-            violations.append(
-                QueryViolation("missing_follow_up", "split round needs a follow-up")
-            )
-        if violations:
-            for violation in violations:
-                outcome.drops.append(
-                    QueryDrop(plan_id=plan.plan_id, round_index=planned.index,
-                              rule=violation.rule, detail=violation.detail,
-                              query=draft.value.query)
-                )
-            # Later rounds build on this one's state: the dialogue ends here.
-            break
-        outcome.queries.append(
-            HardQuery(
-                query_id=stable_id("query", plan.plan_id, planned.index, draft.value.query),
-                plan_id=plan.plan_id,
-                scenario_id=plan.scenario_id,
-                shard=plan.shard,
-                round_index=planned.index,
-                variant=planned.variant,
-                target=planned.target,
-                advanced_tool=tool,
-                query=draft.value.query,
-                follow_up=draft.value.follow_up,
-                omitted=omitted,
-                generator=draft.generator,
-                prompt_version=prompts.PROMPT_VERSIONS["query_writer"],
-            )
-        )
-        earlier.append(draft.value.query)
-    return outcome
-
-
-def synthesize_queries(
-    plans: Sequence[DialoguePlan], registry: ToolRegistry, roles: RoleSet
-) -> list[QueryOutcome]:
-    """Phase II for every plan."""
-    return drive([_query_flow(plan, registry, roles) for plan in plans], roles)
-
-
-# ---------------------------------------------------------------------- Phase III
-
-
 @dataclass
 class TurnSpec:
     """One user turn of a round."""
 
     user: str
-    mode: str  # act | ask | decline
+    mode: TurnMode
     hidden: list[str] = field(default_factory=list)
 
 
@@ -240,104 +100,11 @@ def turns_of(query: HardQuery) -> list[TurnSpec]:
     return [TurnSpec(query.query, "act")]
 
 
-def _canonical(value: Any) -> str:
-    return json.dumps(to_jsonable(value), sort_keys=True, default=str)
-
-
-def _normalized_call(outcome: CallOutcome) -> str:
-    return f"{outcome.name}:{_canonical(outcome.arguments)}"
-
-
-@dataclass
-class Verdict:
-    """The checker's answer on one turn."""
-
-    passed: bool
-    failure_kind: str | None = None
-    diff: list[str] = field(default_factory=list)
-
-
-def validate_act(
-    planned: PlannedRound,
-    gt_outputs: Sequence[Any],
-    gt_env: Environment,
-    sandbox: Environment,
-    outcomes: Sequence[CallOutcome],
-) -> Verdict:
-    """BFCL-style state and response checks (plus calls for read-only rounds)."""
-    if any(o.name == "<unparsed>" for o in outcomes):
-        return Verdict(False, "unparseable", [o.error or "" for o in outcomes if o.error][:3])
-    if not outcomes:
-        return Verdict(False, "premature_stop", ["no call was made"])
-    state_diff = diff_states(gt_env.state(), sandbox.state())
-    got = Counter(_canonical(o.output) for o in outcomes if o.ok)
-    missing_results = [
-        call for call, output in zip(planned.executed_calls(), gt_outputs, strict=True)
-        if got[_canonical(output)] == 0
-    ]
-    calls_differ = False
-    if planned.read_only:
-        expected = Counter(
-            f"{c.tool}:{_canonical(c.argument_values())}" for c in planned.executed_calls()
-        )
-        actual = Counter(_normalized_call(o) for o in outcomes if o.ok)
-        calls_differ = expected != actual
-    if not state_diff and not missing_results and not calls_differ:
-        return Verdict(True)
-    diff = [f"state: {line}" for line in state_diff[:6]]
-    diff += [f"result of {call.tool} not obtained" for call in missing_results[:6]]
-    if calls_differ:
-        diff.append("calls differ from the read-only ground truth")
-    called = {o.name for o in outcomes}
-    expected_tools = [c.tool for c in planned.executed_calls()]
-    never_called = [tool for tool in expected_tools if tool not in called]
-    prerequisites = {c.tool for c in prerequisite_calls(planned)}
-    if any(tool in prerequisites for tool in never_called):
-        kind = "missing_prerequisite"
-    elif never_called and len(outcomes) < len(expected_tools):
-        kind = "premature_stop"
-    elif any(o.status in ("rejected", "exception", "timeout") for o in outcomes):
-        kind = "tool_error"
-    elif missing_results and not never_called:
-        kind = "wrong_argument"
-    elif called - set(expected_tools):
-        kind = "wrong_tool"
-    elif missing_results:
-        kind = "missing_result"
-    else:
-        kind = "state_mismatch"
-    return Verdict(False, kind, diff)
-
-
 @dataclass
 class ChainOutcome:
-    """Phase III output for one plan."""
+    """Phase III output for one plan: one chain per round, in round order."""
 
     chains: list[ReasoningChain] = field(default_factory=list)
-    dialogue: VerifiedDialogue | None = None
-    drop_reason: str | None = None
-
-
-class _Injections:
-    """Injected tool errors of an error-recovery round, served on the first matching call."""
-
-    def __init__(self, planned: PlannedRound) -> None:
-        self.pending = [
-            (call.tool, _canonical(call.argument_values()), call.error or "error")
-            for call in planned.calls
-            if call.injected_error
-        ]
-        self.served = 0
-
-    def execute(self, environment: Environment, call: ParsedCall) -> CallOutcome:
-        for position, (tool, arguments, message) in enumerate(self.pending):
-            if tool == call.name and arguments == _canonical(dict(call.kwargs)):
-                del self.pending[position]
-                self.served += 1
-                return CallOutcome(
-                    call.name, dict(call.kwargs), "tool_error", {"error": message}, message
-                )
-        return execute_call(environment, call)
 
 
 def _chain_flow(
@@ -389,10 +156,10 @@ def _chain_flow(
         passed_turns: list[tuple[TurnSpec, list[StepRecord]]] = []
         for attempt_number in range(1, config.max_attempts + 1):
             sandbox = environment.fork()
-            injections = _Injections(planned)
+            injections = InjectedErrors(planned)
             turn_history = list(history)
             steps_by_turn: list[tuple[TurnSpec, list[StepRecord]]] = []
-            verdict = Verdict(True)
+            verdict = AttemptVerdict(True)
             for turn in turns_of(query):
                 steps: list[StepRecord] = []
                 outcomes: list[CallOutcome] = []
@@ -416,7 +183,7 @@ def _chain_flow(
                         steps.append(StepRecord(reasoning=step.reasoning, calls=[], results=[],
                                                 statuses=[], raw=step.answer or ""))
                         break
-                    step_outcomes = _run_calls(sandbox, step.calls, injections)
+                    step_outcomes = run_calls(sandbox, step.calls, injections)
                     outcomes.extend(step_outcomes)
                     steps.append(
                         StepRecord(
@@ -430,11 +197,8 @@ def _chain_flow(
                 steps_by_turn.append((turn, steps))
                 if turn.mode == "act":
                     verdict = validate_act(planned, gt_outputs, gt_env, sandbox, outcomes)
-                elif outcomes:
-                    verdict = Verdict(
-                        False, "should_ask" if turn.mode == "ask" else "should_decline",
-                        [f"called {o.name}" for o in outcomes[:4]],
-                    )
+                else:
+                    verdict = validate_no_calls(turn.mode, outcomes)
                 if not verdict.passed:
                     break
                 turn_history = _extend_history(turn_history, turn.user, steps)
@@ -519,22 +283,24 @@ def _chain_flow(
                                       turn_record.reply)
         for call, output in zip(planned.executed_calls(), gt_outputs, strict=True):
             context_outputs[f"{planned.index}.{call.index}"] = output
-    outcome.dialogue = assemble_dialogue(plan, outcome.chains, config.min_rounds)
-    if outcome.dialogue is None:
-        outcome.drop_reason = "too_few_verified_rounds"
     return outcome
+
+
+def verified_prefix(chains: Iterable[ReasoningChain]) -> list[ReasoningChain]:
+    """The passed rounds of one plan's chains up to its first failed round, in round order."""
+    kept: list[ReasoningChain] = []
+    for chain in sorted(chains, key=lambda c: c.round_index):
+        if not chain.passed:
+            break
+        kept.append(chain)
+    return kept
 
 
 def assemble_dialogue(
     plan: DialoguePlan, chains: Sequence[ReasoningChain], min_rounds: int
 ) -> VerifiedDialogue | None:
     """The verified prefix of a plan's rounds as one dialogue, if it is long enough."""
-    ordered = sorted((c for c in chains if c.plan_id == plan.plan_id), key=lambda c: c.round_index)
-    kept: list[ReasoningChain] = []
-    for chain in ordered:
-        if not chain.passed:
-            break
-        kept.append(chain)
+    kept = verified_prefix(c for c in chains if c.plan_id == plan.plan_id)
     if len(kept) < min_rounds:
         return None
     rounds = [chain.round_index for chain in kept]
@@ -546,20 +312,6 @@ def assemble_dialogue(
         chain_ids=[chain.chain_id for chain in kept],
         turns=[turn for chain in kept for turn in chain.turns],
     )
-
-
-def _run_calls(
-    sandbox: Environment, calls: Sequence[str], injections: _Injections
-) -> list[CallOutcome]:
-    outcomes = []
-    for text in calls:
-        try:
-            parsed = parse_calls(text)
-        except Exception as exc:  # the executor's parser reports every hostile form
-            outcomes.append(CallOutcome("<unparsed>", {}, "rejected", error=str(exc)[:300]))
-            continue
-        outcomes.extend(injections.execute(sandbox, call) for call in parsed)
-    return outcomes
 
 
 def _extend_history(
@@ -628,3 +380,113 @@ def chain_stats(chains: Sequence[ReasoningChain], max_attempts: int) -> dict[str
         "tokens_per_accepted_round": round(
             sum(c.tokens for c in chains) / len(passed), 1) if passed else None,
     }
+
+
+# ---------------------------------------------------------------------- checks and the phase
+
+
+LEAKAGE_CHECK = CheckSpec(
+    "kept_reasoning_has_no_leakage",
+    "Kept reasoning never mentions the advanced tool, hints, critiques or a previous attempt.",
+    blocking=True,
+)
+ATTEMPTS_CHECK = CheckSpec(
+    "attempts_well_formed",
+    "At most K_max attempts; every retry follows a critique; a verified round ends with a "
+    "passing attempt and keeps its turns.",
+    blocking=True,
+)
+ACCEPTED_SHARE_CHECK = CheckSpec(
+    "accepted_share",
+    "Share of attempted rounds that are verified stays above the floor.",
+    severity="warn",
+)
+CHAIN_CHECKS = (LEAKAGE_CHECK, ATTEMPTS_CHECK, ACCEPTED_SHARE_CHECK)
+
+
+def chain_problems(chains: Sequence[ReasoningChain], max_attempts: int) -> dict[str, list[str]]:
+    """Attempt bookkeeping that must hold for every chain, per chain that breaks it."""
+    problems: dict[str, list[str]] = {}
+    for chain in chains:
+        found = []
+        if len(chain.attempts) > max_attempts:
+            found.append(f"{len(chain.attempts)} attempts > K_max {max_attempts}")
+        if chain.passed and not (chain.attempts and chain.attempts[-1].passed):
+            found.append("passed without a passing final attempt")
+        if chain.passed and not chain.turns:
+            found.append("passed without kept turns")
+        found.extend(
+            f"attempt {attempt.attempt} retried without a critique"
+            for attempt in chain.attempts[:-1]
+            if attempt.passed or not attempt.critique
+        )
+        if found:
+            problems[chain.chain_id] = found
+    return problems
+
+
+def dialogue_counts(chains: Sequence[ReasoningChain], min_rounds: int) -> tuple[int, int]:
+    """How many plans keep a verified dialogue, and how many keep too few rounds for one.
+
+    The same count `assemble_dialogue` gives over every plan, without assembling the dialogues.
+    """
+    by_plan: dict[str, list[ReasoningChain]] = {}
+    for chain in chains:
+        by_plan.setdefault(chain.plan_id, []).append(chain)
+    verified = sum(len(verified_prefix(found)) >= min_rounds for found in by_plan.values())
+    return verified, len(by_plan) - verified
+
+
+def judge_chains(
+    chains: list[ReasoningChain], config: ChainConfig
+) -> PhaseResult[list[ReasoningChain]]:
+    """The chains with their check verdicts, pass rates and dialogue counts."""
+    stats = chain_stats(chains, config.max_attempts)
+    leaking = [
+        chain.chain_id for chain in chains for turn in chain.turns if LEAKAGE.search(turn.reasoning)
+    ]
+    problems = chain_problems(chains, config.max_attempts)
+    verified, too_short = dialogue_counts(chains, config.min_rounds)
+    return PhaseResult(
+        value=chains,
+        verdicts=[
+            LEAKAGE_CHECK.verdict(
+                not leaking,
+                kept_turns=sum(len(c.turns) for c in chains),
+                leaking_chains=leaking[:10],
+            ),
+            ATTEMPTS_CHECK.verdict(
+                not problems, chains=len(chains), problems=first_items(problems)
+            ),
+            ACCEPTED_SHARE_CHECK.verdict(
+                stats["accepted_share"] >= config.min_accepted_share,
+                accepted_share=stats["accepted_share"],
+                floor=config.min_accepted_share,
+            ),
+        ],
+        metrics={
+            **{key: value for key, value in stats.items() if key != "rounds"},
+            "dialogues_verified": verified,
+            "dialogues_dropped": {"too_few_verified_rounds": too_short} if too_short else {},
+        },
+        tables={"preview": [
+            {"variant": c.variant, "attempts": len(c.attempts), "passed": c.passed,
+             "failures": ", ".join(a.failure_kind or "" for a in c.attempts if not a.passed)}
+            for c in chains[:10]
+        ]},
+    )
+
+
+def build_chains(
+    plans: Sequence[DialoguePlan],
+    queries: Sequence[HardQuery],
+    registry: ToolRegistry,
+    roles: RoleSet,
+    config: ChainConfig,
+) -> PhaseResult[list[ReasoningChain]]:
+    """Phase III for every plan with queries: its chains, judged, and what the roles cost."""
+    outcomes = run_chains(plans, queries, registry, roles, config)
+    result = judge_chains([chain for outcome in outcomes for chain in outcome.chains], config)
+    result.metrics["generators"] = roles.generators()
+    result.metrics["model_calls"] = roles.accounting_metadata()
+    return result

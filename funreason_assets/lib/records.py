@@ -8,19 +8,32 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The vocabularies that records share with the phases: each is defined here once, and code
+# that needs the list of names takes it from the `Literal` (`get_args`).
 Variant = Literal["base", "missing_parameter", "missing_function", "long_context", "error_recovery"]
-VARIANTS: tuple[str, ...] = (
-    "base",
-    "missing_parameter",
-    "missing_function",
-    "long_context",
-    "error_recovery",
-)
+VARIANTS: tuple[Variant, ...] = get_args(Variant)
+# Variants whose round has two user turns: the query, then the follow-up that completes it.
+SPLIT_VARIANTS: tuple[Variant, ...] = ("missing_parameter", "missing_function")
 ArgumentProvenance = Literal["literal", "output", "state"]
+TurnMode = Literal["act", "ask", "decline"]
+# Why the checker failed an attempt (Phase III); the critic answers with one of these too.
+FailureKind = Literal[
+    "missing_prerequisite",
+    "wrong_argument",
+    "wrong_tool",
+    "premature_stop",
+    "tool_error",
+    "state_mismatch",
+    "missing_result",
+    "should_ask",
+    "should_decline",
+    "unparseable",
+]
+FAILURE_KINDS: tuple[FailureKind, ...] = get_args(FailureKind)
 
 
 def stable_id(prefix: str, *parts: Any) -> str:
@@ -91,6 +104,13 @@ class PlannedRound(BaseModel):
     def executed_calls(self) -> list[ExecutedCall]:
         """The calls that ran (injected errors excluded)."""
         return [call for call in self.calls if not call.injected_error]
+
+    def target_call(self) -> ExecutedCall:
+        """The executed call of the round's target."""
+        for call in self.calls:
+            if call.tool == self.target and not call.injected_error:
+                return call
+        raise ValueError(f"round {self.index} does not contain its target {self.target}")
 
 
 class DialoguePlan(BaseModel):
@@ -180,6 +200,10 @@ class HardQuery(BaseModel):
     )
     generator: str
     prompt_version: str
+    model_calls: int = Field(
+        default=0, description="Model calls the tool abstractor and query writer spent on it"
+    )
+    tokens: int = Field(default=0, description="Tokens of those model calls")
 
 
 class QueryDrop(BaseModel):
@@ -217,7 +241,7 @@ class Attempt(BaseModel):
     attempt: int
     steps: list[StepRecord]
     passed: bool
-    failure_kind: str | None = None
+    failure_kind: FailureKind | None = None
     diff: list[str] = Field(default_factory=list)
     critique: str | None = None
     generator: str
@@ -235,7 +259,7 @@ class ReasonedTurn(BaseModel):
     reply: str
     round_index: int = 0
     variant: Variant = "base"
-    mode: Literal["act", "ask", "decline"] = "act"
+    mode: TurnMode = "act"
     ground_truth: list[str] = Field(
         default_factory=list, description="The plan's calls for this turn (BFCL ground truth)"
     )
@@ -279,3 +303,9 @@ class VerifiedDialogue(BaseModel):
     rounds: list[int]
     chain_ids: list[str]
     turns: list[ReasonedTurn]
+    bfcl_entry_digest: str | None = Field(
+        default=None,
+        description="Set by curation: the digest of the BFCL entry (question and possible "
+        "answer) bfcl-eval's checker accepted; None before curation and for dialogues BFCL's "
+        "format cannot express. Not part of the dialogue id.",
+    )

@@ -1,5 +1,10 @@
 """The quality report of a run: funnel, coverage, distributions, cost, baseline comparison.
 
+Every figure comes from the run's records (plans, queries, chains, curated dialogues and the
+export summaries), except two that no record holds, which the caller passes in: the directed
+sampler's and the random-walk baseline's coverage per shard (the baseline's plans are sampled
+for comparison and never stored), and the model clients' cost and cache hits per shard.
+
 Written twice from the same sections: Markdown (shown in the Dagster UI) and a self-contained
 HTML file (pictures inlined as data URIs) that opens anywhere without the UI.
 """
@@ -8,19 +13,40 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from funreason_assets.lib.curation import dialogue_category
+from funreason_assets.lib.bfcl_format import dialogue_category
+from funreason_assets.lib.checks import CheckSpec, PhaseResult, Verdict
+from funreason_assets.lib.curation import CurationConfig, drops_per_rule, verified_dialogues
+from funreason_assets.lib.figures import figure_png, pyplot
 from funreason_assets.lib.records import (
     DialoguePlan,
     HardQuery,
     ReasoningChain,
     VerifiedDialogue,
 )
+from funreason_assets.lib.registry import ToolRegistry
+
+REPORT_CHECK = CheckSpec(
+    "report_has_every_section",
+    "The report has the funnel, coverage, distributions, variant mix, cost and baseline "
+    "sections, with pictures.",
+)
+REPORT_CHECKS = (REPORT_CHECK,)
+EXPECTED_SECTIONS = (
+    "Funnel", "Tool and class coverage", "Distributions", "Variant mix",
+    "Model calls, tokens and cost", "Directed sampler vs random-walk baseline",
+)
+MIN_PICTURES = 5
+MARKDOWN_FILE = "quality_report.md"
+HTML_FILE = "quality_report.html"
+# The reason a hard-query drop is counted under: records show that a round was dropped (a
+# plan round without a query), not which query rule dropped it.
+QUERY_DROP = "round dropped by a query rule"
 
 
 @dataclass
@@ -33,22 +59,30 @@ class Section:
     picture_png: bytes | None = None
 
 
-def _png(figure: Any) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
-    import matplotlib.pyplot as plt
+@dataclass
+class ReportInputs:
+    """What the report is computed from.
 
-    plt.close(figure)
-    return buffer.getvalue()
+    Attributes:
+        plans: Every ground-truth plan of the run.
+        queries: Every hard query.
+        chains: Every reasoning chain.
+        curated: The curated dialogues.
+        bfcl_summary: The `bfcl_dataset` value (entries per category).
+        sft_summary: The `sft_dataset` value (rows per file).
+        shard_coverage: Per shard, `ground_truth_plans`' metadata holding `coverage_directed`
+            and `coverage_random_walk` (the baseline's plans are not stored).
+        model_accounting: Per shard and phase, the model client's totals (`cost_usd`, `cached`).
+    """
 
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    plans: Sequence[DialoguePlan]
+    queries: Sequence[HardQuery]
+    chains: Sequence[ReasoningChain]
+    curated: Sequence[VerifiedDialogue]
+    bfcl_summary: Mapping[str, Any] = field(default_factory=dict)
+    sft_summary: Mapping[str, Any] = field(default_factory=dict)
+    shard_coverage: Sequence[Mapping[str, Any]] = ()
+    model_accounting: Sequence[Mapping[str, Any]] = ()
 
 
 def _histogram(values: Sequence[int]) -> dict[str, int]:
@@ -56,31 +90,52 @@ def _histogram(values: Sequence[int]) -> dict[str, int]:
     return {str(key): counts[key] for key in sorted(counts)}
 
 
-def build_sections(
-    plans: Sequence[DialoguePlan],
-    queries: Sequence[HardQuery],
-    query_drops: Mapping[str, int],
-    chains: Sequence[ReasoningChain],
-    verified_dialogues: int,
-    curated: Sequence[VerifiedDialogue],
-    curation_drops: Mapping[str, int],
-    coverage_rows: Sequence[Mapping[str, Any]],
-    tools_by_class: Mapping[str, Sequence[str]],
-    model_totals: Mapping[str, Any],
-    exports: Mapping[str, Any],
-) -> list[Section]:
-    """Every section of the report from the run's records."""
-    plt = _pyplot()
-    sections = []
+def query_drops(plans: Sequence[DialoguePlan], queries: Sequence[HardQuery]) -> dict[str, int]:
+    """Rounds dropped at the hard-query stage, seen in the records.
 
-    rounds_planned = sum(len(p.rounds) for p in plans)
-    verified_rounds = sum(1 for c in chains if c.passed)
+    A dropped round ends its dialogue's queries, so a plan with fewer queries than rounds had
+    exactly one round dropped (the rounds after it are never written).
+    """
+    written = Counter(query.plan_id for query in queries)
+    dropped = sum(1 for plan in plans if written[plan.plan_id] < len(plan.rounds))
+    return {QUERY_DROP: dropped} if dropped else {}
+
+
+def coverage_rows(shard_coverage: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Directed sampler and random-walk baseline coverage, averaged over shards."""
+    rows = []
+    for name, key in (("directed", "coverage_directed"), ("random walk", "coverage_random_walk")):
+        values = [meta[key] for meta in shard_coverage if key in meta]
+        if values:
+            rows.append({
+                "sampler": name,
+                "share_reached": round(sum(v["share_reached"] for v in values) / len(values), 3),
+                "mean_depth": round(sum(v["mean_depth"] for v in values) / len(values), 3),
+                "shards": len(values),
+            })
+    return rows
+
+
+def accounting_totals(model_accounting: Sequence[Mapping[str, Any]]) -> Counter[str]:
+    """The numeric model-client totals summed over shards and phases."""
+    totals: Counter[str] = Counter()
+    for calls in model_accounting:
+        totals.update({k: v for k, v in calls.items()
+                       if isinstance(v, int | float) and not isinstance(v, bool)})
+    return totals
+
+
+def _funnel(
+    inputs: ReportInputs, verified: int, curation_drops: Mapping[str, int]
+) -> Section:
+    plt = pyplot()
+    plans, chains, curated = inputs.plans, inputs.chains, inputs.curated
     funnel = [
         ("dialogue plans", len(plans)),
-        ("rounds planned", rounds_planned),
-        ("rounds with a hard query", len(queries)),
-        ("rounds verified", verified_rounds),
-        ("verified dialogues", verified_dialogues),
+        ("rounds planned", sum(len(p.rounds) for p in plans)),
+        ("rounds with a hard query", len(inputs.queries)),
+        ("rounds verified", sum(1 for c in chains if c.passed)),
+        ("verified dialogues", verified),
         ("curated dialogues", len(curated)),
     ]
     figure, axis = plt.subplots(figsize=(7, 2.8))
@@ -90,17 +145,23 @@ def build_sections(
     axis.set_title("Funnel", fontsize=10)
     chain_drops = Counter(c.drop_reason for c in chains if c.drop_reason)
     drop_rows = (
-        [{"stage": "hard query", "reason": k, "count": v} for k, v in query_drops.items()]
+        [{"stage": "hard query", "reason": k, "count": v}
+         for k, v in query_drops(plans, inputs.queries).items()]
         + [{"stage": "reasoning", "reason": k, "count": v} for k, v in chain_drops.items()]
         + [{"stage": "curation", "reason": k, "count": v} for k, v in curation_drops.items()]
     )
-    sections.append(Section(
+    return Section(
         "Funnel",
         "From plans to curated dialogues; every drop is counted with its reason.",
         [{"stage": name, "count": value} for name, value in funnel] + drop_rows,
-        _png(figure),
-    ))
+        figure_png(figure),
+    )
 
+
+def _coverage(
+    curated: Sequence[VerifiedDialogue], tools_by_class: Mapping[str, Sequence[str]]
+) -> Section:
+    plt = pyplot()
     reached = Counter(
         call for d in curated for turn in d.turns for step in turn.steps
         for call in (c.split("(", 1)[0] for c in step.calls)
@@ -116,8 +177,12 @@ def build_sections(
     axis.set_ylim(0, 1)
     axis.set_title("Share of each class's tools used in curated dialogues", fontsize=10)
     axis.tick_params(axis="x", labelrotation=30, labelsize=7)
-    sections.append(Section("Tool and class coverage", "", class_rows, _png(figure)))
+    return Section("Tool and class coverage", "", class_rows, figure_png(figure))
 
+
+def _distributions(inputs: ReportInputs) -> Section:
+    plt = pyplot()
+    plans, chains, curated = inputs.plans, inputs.chains, inputs.curated
     distributions = {
         "rounds per dialogue": _histogram([len(d.rounds) for d in curated]),
         "calls per round": _histogram(
@@ -132,14 +197,17 @@ def build_sections(
         axis.bar(list(histogram), list(histogram.values()), color="#9467bd")
         axis.set_title(name, fontsize=8)
         axis.tick_params(labelsize=7)
-    sections.append(Section(
+    return Section(
         "Distributions",
         "",
         [{"distribution": k, **{"values": ", ".join(f"{a}: {b}" for a, b in v.items())}}
          for k, v in distributions.items()],
-        _png(figure),
-    ))
+        figure_png(figure),
+    )
 
+
+def _variant_mix(curated: Sequence[VerifiedDialogue]) -> Section:
+    plt = pyplot()
     variants = Counter(turn.variant for d in curated for turn in d.turns)
     categories = Counter(dialogue_category(d) for d in curated)
     figure, axes = plt.subplots(1, 2, figsize=(10, 2.6))
@@ -148,18 +216,23 @@ def build_sections(
         axis.bar(list(counts), list(counts.values()), color="#ff7f0e")
         axis.set_title(name, fontsize=9)
         axis.tick_params(axis="x", labelrotation=25, labelsize=7)
-    sections.append(Section(
+    return Section(
         "Variant mix",
         "Turns per variant and dialogues per BFCL category in the curated set.",
         [{"kind": "turn variant", "name": k, "count": v} for k, v in variants.most_common()]
         + [{"kind": "BFCL category", "name": k, "count": v} for k, v in categories.most_common()],
-        _png(figure),
-    ))
+        figure_png(figure),
+    )
 
-    accepted = max(len(curated), 1)
-    calls = sum(c.model_calls for c in chains)
-    tokens = sum(c.tokens for c in chains)
-    sections.append(Section(
+
+def _model_calls(inputs: ReportInputs) -> Section:
+    chains, queries = inputs.chains, inputs.queries
+    totals = accounting_totals(inputs.model_accounting)
+    accepted = max(len(inputs.curated), 1)
+    # Every role: the tool abstractor and query writer per query, the others per chain.
+    calls = sum(c.model_calls for c in chains) + sum(q.model_calls for q in queries)
+    tokens = sum(c.tokens for c in chains) + sum(q.tokens for q in queries)
+    return Section(
         "Model calls, tokens and cost",
         "Generators per role: "
         + ", ".join(f"{k}={v}" for k, v in (chains[0].generators if chains else {}).items()),
@@ -167,27 +240,97 @@ def build_sections(
             {"measure": "model calls per curated dialogue", "value": round(calls / accepted, 2)},
             {"measure": "tokens per curated dialogue", "value": round(tokens / accepted, 1)},
             {"measure": "cost per curated dialogue (USD)",
-             "value": round(float(model_totals.get("cost_usd", 0.0)) / accepted, 6)},
-            {"measure": "cache hits", "value": model_totals.get("cached", 0)},
+             "value": round(float(totals.get("cost_usd", 0.0)) / accepted, 6)},
+            {"measure": "cache hits", "value": totals.get("cached", 0)},
         ],
-    ))
+    )
 
-    if coverage_rows:
-        figure, axes = plt.subplots(1, 2, figsize=(8, 2.6))
-        for axis, metric in zip(axes, ("share_reached", "mean_depth"), strict=True):
-            axis.bar([r["sampler"] for r in coverage_rows], [r[metric] for r in coverage_rows],
-                     color=["#1f77b4", "#999999"][: len(coverage_rows)])
-            axis.set_title(metric.replace("_", " "), fontsize=9)
-        sections.append(Section(
-            "Directed sampler vs random-walk baseline",
-            "Same seeds, per shard, averaged over shards.",
-            list(coverage_rows),
-            _png(figure),
-        ))
+
+def _baseline(rows: Sequence[Mapping[str, Any]]) -> Section:
+    plt = pyplot()
+    figure, axes = plt.subplots(1, 2, figsize=(8, 2.6))
+    for axis, metric in zip(axes, ("share_reached", "mean_depth"), strict=True):
+        axis.bar([r["sampler"] for r in rows], [r[metric] for r in rows],
+                 color=["#1f77b4", "#999999"][: len(rows)])
+        axis.set_title(metric.replace("_", " "), fontsize=9)
+    return Section(
+        "Directed sampler vs random-walk baseline",
+        "Same seeds, per shard, averaged over shards.",
+        list(rows),
+        figure_png(figure),
+    )
+
+
+def build_sections(
+    inputs: ReportInputs,
+    registry: ToolRegistry,
+    curation: CurationConfig,
+    min_rounds: int,
+) -> list[Section]:
+    """Every section of the report from the run's records.
+
+    The verified dialogues are assembled again from plans and chains, as curation assembled
+    them, and curation's drops per rule are recomputed from them and the curated set.
+    """
+    verified = verified_dialogues(inputs.plans, inputs.chains, min_rounds)
+    classes = sorted({c for plan in inputs.plans for c in plan.involved_classes})
+    sections = [
+        _funnel(inputs, len(verified), drops_per_rule(verified, inputs.curated, curation)),
+        _coverage(inputs.curated, {c: [t.name for t in registry.tools([c])] for c in classes}),
+        _distributions(inputs),
+        _variant_mix(inputs.curated),
+        _model_calls(inputs),
+    ]
+    baseline = coverage_rows(inputs.shard_coverage)
+    if baseline:
+        sections.append(_baseline(baseline))
+    exports = {
+        **{f"bfcl/{k}": v for k, v in inputs.bfcl_summary.get("entries", {}).items()},
+        **{f"sft/{k}": v for k, v in inputs.sft_summary.get("files", {}).items()},
+    }
     if exports:
         sections.append(Section(
             "Exports", "", [{"file": k, "rows": v} for k, v in exports.items()]))
     return sections
+
+
+def judge_sections(sections: Sequence[Section]) -> Verdict:
+    """Every expected section is present, and enough of them carry a picture."""
+    present = {section.title for section in sections}
+    pictures = sum(1 for section in sections if section.picture_png)
+    missing = sorted(set(EXPECTED_SECTIONS) - present)
+    return REPORT_CHECK.verdict(
+        not missing and pictures >= MIN_PICTURES, missing=missing, pictures=pictures
+    )
+
+
+def report_files(folder: Path) -> dict[str, str]:
+    """The report's files in a folder, as the run manifest lists them."""
+    return {"markdown": str(folder / MARKDOWN_FILE), "html": str(folder / HTML_FILE)}
+
+
+def write_report(
+    folder: Path,
+    run_id: str,
+    inputs: ReportInputs,
+    registry: ToolRegistry,
+    curation: CurationConfig,
+    min_rounds: int,
+) -> PhaseResult[dict[str, Any]]:
+    """Build the report, write it as Markdown and HTML under `folder`, and judge it."""
+    sections = build_sections(inputs, registry, curation, min_rounds)
+    title = f"FunReason-MT quality report, run {run_id[:8]}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKDOWN_FILE).write_text(to_markdown(title, sections), encoding="utf-8")
+    (folder / HTML_FILE).write_text(to_html(title, sections), encoding="utf-8")
+    return PhaseResult(
+        value={"folder": str(folder), "sections": sorted({s.title for s in sections})},
+        verdicts=[judge_sections(sections)],
+        tables={"sections": [
+            {"section": s.title, "rows": len(s.rows), "picture": bool(s.picture_png)}
+            for s in sections
+        ]},
+    )
 
 
 def _table_markdown(rows: Sequence[Mapping[str, Any]]) -> str:

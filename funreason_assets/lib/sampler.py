@@ -30,21 +30,18 @@ from funreason_assets.lib.binding import (
     class_sources,
     output_sources,
 )
-from funreason_assets.lib.environments import (
-    Environment,
-    EnvironmentSnapshot,
-    ToolRegistry,
-    state_digest,
-)
+from funreason_assets.lib.environments import Environment, EnvironmentSnapshot
 from funreason_assets.lib.executor import ParsedCall, execute_call, format_call
-from funreason_assets.lib.literals import LiteralDomains, mine_literal_domains
+from funreason_assets.lib.literals import LiteralDomains, merged_literal_domains
 from funreason_assets.lib.records import (
+    VARIANTS,
     Argument,
     DialoguePlan,
     ExecutedCall,
     PlannedRound,
     stable_id,
 )
+from funreason_assets.lib.registry import ToolRegistry
 
 # Candidate values taken from one class's state: enough variety for binding, and a bound on
 # the walk over long-context states (thousands of files and records).
@@ -187,9 +184,9 @@ class PlanSampler:
         self.index = GraphIndex.build(graph)
         self.config = config or SamplerConfig()
         if literals is None:
-            literals = LiteralDomains()
-            for env_class in registry.classes.values():
-                literals = literals.merge(mine_literal_domains(env_class.cls))
+            literals = merged_literal_domains(
+                env_class.cls for env_class in registry.classes.values()
+            )
         self.literals = literals
         self.stats = SamplerStats()
         self.graph_fingerprint = str(graph.graph.get("registry_fingerprint", ""))
@@ -240,12 +237,8 @@ class PlanSampler:
 
     def _category(self, rng: random.Random) -> str:
         mix = self.config.variants
-        weights = {
-            "base": mix.base,
-            "missing_parameter": mix.missing_parameter,
-            "missing_function": mix.missing_function,
-            "long_context": mix.long_context,
-        }
+        # The dialogue categories are the variants the mix weighs, in the variants' order.
+        weights = {name: getattr(mix, name) for name in VARIANTS if name in VariantMix.model_fields}
         names = list(weights)
         return rng.choices(names, weights=[weights[name] for name in names])[0]
 
@@ -261,7 +254,7 @@ class PlanSampler:
                 candidates = [
                     i
                     for i in candidates
-                    if any(a.provenance == "literal" for a in target_call(rounds[i]).arguments)
+                    if any(a.provenance == "literal" for a in rounds[i].target_call().arguments)
                 ]
             special_index = rng.choice(candidates) if candidates else None
         for planned in rounds:
@@ -270,7 +263,7 @@ class PlanSampler:
                 update["variant"] = "long_context"
             if planned.index == special_index and category == "missing_parameter":
                 literal = [
-                    a.name for a in target_call(planned).arguments if a.provenance == "literal"
+                    a.name for a in planned.target_call().arguments if a.provenance == "literal"
                 ]
                 update.update(variant="missing_parameter", missing_parameter=rng.choice(literal))
             elif planned.index == special_index and category == "missing_function":
@@ -306,14 +299,6 @@ class PlanSampler:
             for tool in candidates
         ]
         return rng.choices(candidates, weights=weights)[0]
-
-
-def target_call(planned: PlannedRound) -> ExecutedCall:
-    """The executed call of the round's target."""
-    for call in planned.calls:
-        if call.tool == planned.target and not call.injected_error:
-            return call
-    raise ValueError(f"round {planned.index} does not contain its target {planned.target}")
 
 
 def _inject_error(planned: PlannedRound, rng: random.Random) -> PlannedRound:
@@ -589,65 +574,3 @@ def _chain_depth(calls: Sequence[ExecutedCall], graph: nx.DiGraph) -> int:
             if depends:
                 depth[later] = max(depth[later], depth[earlier] + 1)
     return depth[-1] if depth else 0
-
-
-# ---------------------------------------------------------------------- verification
-
-
-def replay_problems(registry: ToolRegistry, plan: DialoguePlan) -> list[str]:
-    """Replay a plan from its initial config; list every divergence (empty when faithful).
-
-    Checks that every executed call returns the recorded status and output, that each round
-    ends in the recorded state digest, and that only injected errors are failures.
-    """
-    problems: list[str] = []
-    environment = registry.environment(
-        plan.involved_classes, plan.initial_config, plan.long_context
-    )
-    for planned in plan.rounds:
-        for call in planned.calls:
-            if call.injected_error:
-                continue
-            outcome = execute_call(
-                environment, ParsedCall(call.tool, (), call.argument_values())
-            )
-            if not outcome.ok:
-                problems.append(f"round {planned.index} call {call.index}: {outcome.error}")
-            elif outcome.output != call.output:  # the executor's output is JSON-able already
-                problems.append(f"round {planned.index} call {call.index}: output differs")
-        digest = environment.digest()
-        if digest != planned.state_digest_after:
-            problems.append(f"round {planned.index}: state digest {digest} != recorded")
-    return problems
-
-
-def structure_problems(plan: DialoguePlan) -> list[str]:
-    """Round-level rules: target present, producers precede uses, failures only injected."""
-    problems = []
-    for planned in plan.rounds:
-        if not any(c.tool == planned.target and not c.injected_error for c in planned.calls):
-            problems.append(f"round {planned.index}: target {planned.target} missing")
-        for call in planned.calls:
-            if call.status != "ok" and not call.injected_error:
-                problems.append(f"round {planned.index} call {call.index}: status {call.status}")
-            for argument in call.arguments:
-                if argument.provenance != "output":
-                    continue
-                position = argument.source.split(":", 1)[0]
-                producer_round, producer_call = (int(part) for part in position.split("."))
-                earlier = producer_round < planned.index or (
-                    producer_round == planned.index and producer_call < call.index
-                )
-                if not earlier:
-                    problems.append(
-                        f"round {planned.index} call {call.index}: argument {argument.name} "
-                        f"uses {position}, which is not earlier"
-                    )
-    return problems
-
-
-def plan_fingerprint(plan: DialoguePlan) -> str:
-    """Identity of a plan's calls and arguments (for duplicate detection)."""
-    return state_digest(
-        [[call.call for call in planned.executed_calls()] for planned in plan.rounds]
-    )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from funreason_assets.lib.environments import ToolRegistry
-from funreason_assets.lib.graph import ProbeScenario
+from funreason_assets.lib.graph_probe import ProbeScenario
+from funreason_assets.lib.registry import ToolRegistry
 from funreason_assets.lib.scenarios.generators import CLASS_GENERATORS
 
 ConfigGenerator = Callable[[random.Random], dict]

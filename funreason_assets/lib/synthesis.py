@@ -1,4 +1,10 @@
-"""Phase II: abstract a round's trace into an advanced tool, and check hard queries.
+"""Phase II: hard queries from ground-truth rounds, each computed, written and checked.
+
+Per plan, round after round: the round's executed trace is abstracted into an advanced tool,
+the tool abstractor role names it, the query writer role writes the user's request, and the
+query checks accept or drop it; a dropped round ends the dialogue, since later rounds build on
+its state. Each plan runs as one flow, and `roles.dispatch.drive` batches every plan's role
+tasks.
 
 The machine-readable part of the advanced tool (inputs, output, decomposition) is computed from
 the executed trace, never asked of a model: the free values of the trace (arguments the user can
@@ -7,61 +13,38 @@ hidden, and the decomposition records where every argument of every sub-call com
 tool abstractor role only names the tool and states its user-level goal.
 
 Query checks are computed too (METHOD.md Phase II): a hard query carries every input value,
-names no intermediate tool, contains no value that only a tool produced, and a
-missing-parameter query really omits the value it claims to omit.
+names no intermediate tool, contains no value that only a tool produced, a missing-parameter
+query really omits the value it claims to omit, and a split round has its follow-up. The
+phase's checks (`QUERY_CHECKS`, `judge_queries`) re-apply the same rules to the kept queries.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from funreason_assets.lib.environments import ToolRegistry
+from funreason_assets.lib import prompts
+from funreason_assets.lib.checks import CheckSpec, PhaseResult, first_items
+from funreason_assets.lib.phrasing import goal_phrase, humanize
 from funreason_assets.lib.records import (
+    SPLIT_VARIANTS,
     AdvancedTool,
     AdvancedToolInput,
     DialoguePlan,
     ExecutedCall,
+    HardQuery,
     PlannedRound,
+    QueryDrop,
     SubCall,
+    stable_id,
 )
-from funreason_assets.lib.sampler import target_call
-
-_TOOL_DESCRIPTION = re.compile(r"Tool description:\s*(.*)", re.DOTALL)
-
-
-def goal_phrase(description: str) -> str:
-    """The first sentence of a tool description as a lower-case verb phrase."""
-    match = _TOOL_DESCRIPTION.search(description)
-    text = (match.group(1) if match else description).strip()
-    sentence = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0].rstrip(".!? ")
-    if not sentence:
-        return "do this"
-    first, _, rest = sentence.partition(" ")
-    return " ".join(part for part in (_imperative(first), rest) if part)
-
-
-def _imperative(verb: str) -> str:
-    """`Retrieves` -> `retrieve`: docs describe tools in the third person, users ask."""
-    word = verb.lower()
-    if not word.isalpha() or len(word) < 4:
-        return word
-    if word.endswith(("ches", "shes", "sses", "xes")):
-        return word[:-2]
-    if word.endswith("ies"):
-        return word[:-3] + "y"
-    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
-def humanize(name: str) -> str:
-    """A parameter or tool name as words (`file_name` -> `file name`, `userId` -> `user id`)."""
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ")
-    return re.sub(r"\s+", " ", spaced).strip().lower()
+from funreason_assets.lib.registry import ToolRegistry
+from funreason_assets.lib.roles.dispatch import Flow, RoleSet, RoleTally, drive
+from funreason_assets.lib.roles.tasks import AbstractionTask, QueryTask, role_key
 
 
 def prerequisite_calls(planned: PlannedRound) -> list[ExecutedCall]:
@@ -253,6 +236,20 @@ def check_query(
     omitted: Mapping[str, Any] | None,
 ) -> list[QueryViolation]:
     """Every rule a hard query breaks (empty when it passes)."""
+    violations = _content_violations(query, follow_up, plan, planned, tool, omitted)
+    if planned.variant in SPLIT_VARIANTS and not follow_up:
+        violations.append(QueryViolation("missing_follow_up", "split round needs a follow-up"))
+    return violations
+
+
+def _content_violations(
+    query: str,
+    follow_up: str | None,
+    plan: DialoguePlan,
+    planned: PlannedRound,
+    tool: AdvancedTool,
+    omitted: Mapping[str, Any] | None,
+) -> list[QueryViolation]:
     violations = []
     if not query.strip():
         return [QueryViolation("empty_query", "the query is empty")]
@@ -295,7 +292,7 @@ def omitted_input(tool: AdvancedTool, planned: PlannedRound) -> dict[str, Any] |
     """The advanced-tool input a missing-parameter round leaves out of its query."""
     if planned.variant != "missing_parameter" or not planned.missing_parameter:
         return None
-    target = target_call(planned)
+    target = planned.target_call()
     wanted = f"{target.index}.{planned.missing_parameter}"
     statable = [
         item for item in tool.inputs
@@ -308,16 +305,165 @@ def omitted_input(tool: AdvancedTool, planned: PlannedRound) -> dict[str, Any] |
     return {statable[0].name: statable[0].value} if statable else None
 
 
-def describe_value(value: Any) -> str:
-    """A value as a user would write it in a sentence."""
-    if isinstance(value, str):
-        return f"'{value}'" if " " in value or not value else value
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list):
-        return ", ".join(describe_value(item) for item in value) or "nothing"
-    if isinstance(value, dict):
-        return ", ".join(f"{humanize(k)} {describe_value(v)}" for k, v in value.items()) or "none"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+# ---------------------------------------------------------------------- the flow
+
+
+@dataclass
+class QueryOutcome:
+    """Phase II output for one plan: accepted queries and the drops."""
+
+    queries: list[HardQuery] = field(default_factory=list)
+    drops: list[QueryDrop] = field(default_factory=list)
+
+
+def _query_flow(plan: DialoguePlan, registry: ToolRegistry, roles: RoleSet) -> Flow:
+    outcome = QueryOutcome()
+    earlier: list[str] = []
+    generators = roles.generators()
+    for planned in plan.rounds:
+        tool = abstract_round(plan, planned, registry, generators["tool_abstractor"])
+        key = role_key(plan.plan_id, planned.index)
+        trace = [call.call for call in planned.executed_calls()]
+        naming = yield "name_tools", AbstractionTask(
+            key, tool, registry.tool(planned.target).description, trace
+        )
+        tally = RoleTally()
+        tally.add(naming)
+        if naming.value is None:
+            outcome.drops.append(
+                QueryDrop(plan_id=plan.plan_id, round_index=planned.index,
+                          rule="abstraction_failed", detail=naming.error or "", query="")
+            )
+            break
+        tool = tool.model_copy(
+            update={"name": naming.value.name, "description": naming.value.description}
+        )
+        omitted = omitted_input(tool, planned)
+        draft = yield "write_queries", QueryTask(key, tool, planned, omitted, list(earlier))
+        tally.add(draft)
+        if draft.value is None:
+            outcome.drops.append(
+                QueryDrop(plan_id=plan.plan_id, round_index=planned.index,
+                          rule="writer_failed", detail=draft.error or "", query="")
+            )
+            break
+        violations = check_query(
+            draft.value.query, draft.value.follow_up, plan, planned, tool, omitted
+        )
+        if violations:
+            for violation in violations:
+                outcome.drops.append(
+                    QueryDrop(plan_id=plan.plan_id, round_index=planned.index,
+                              rule=violation.rule, detail=violation.detail,
+                              query=draft.value.query)
+                )
+            # Later rounds build on this one's state: the dialogue ends here.
+            break
+        outcome.queries.append(
+            HardQuery(
+                query_id=stable_id("query", plan.plan_id, planned.index, draft.value.query),
+                plan_id=plan.plan_id,
+                scenario_id=plan.scenario_id,
+                shard=plan.shard,
+                round_index=planned.index,
+                variant=planned.variant,
+                target=planned.target,
+                advanced_tool=tool,
+                query=draft.value.query,
+                follow_up=draft.value.follow_up,
+                omitted=omitted,
+                generator=draft.generator,
+                prompt_version=prompts.PROMPT_VERSIONS["query_writer"],
+                model_calls=tally.calls,
+                tokens=tally.tokens,
+            )
+        )
+        earlier.append(draft.value.query)
+    return outcome
+
+
+def synthesize_queries(
+    plans: Sequence[DialoguePlan], registry: ToolRegistry, roles: RoleSet
+) -> list[QueryOutcome]:
+    """Phase II for every plan."""
+    return drive([_query_flow(plan, registry, roles) for plan in plans], roles)
+
+
+# ---------------------------------------------------------------------- checks and the phase
+
+
+QUERY_RULES_CHECK = CheckSpec(
+    "queries_obey_rules",
+    "Every kept query carries every input value, names no intermediate tool, states no "
+    "tool-produced value, really omits what it claims to omit, and has its follow-up if its "
+    "round is split.",
+    blocking=True,
+)
+MAX_DROP_SHARE = 0.2
+DROP_SHARE_CHECK = CheckSpec(
+    "query_drop_share",
+    f"Share of rounds whose query was dropped by a rule stays below {MAX_DROP_SHARE:.0%}.",
+    severity="warn",
+)
+QUERY_CHECKS = (QUERY_RULES_CHECK, DROP_SHARE_CHECK)
+
+
+def query_violations(
+    plans: Sequence[DialoguePlan], queries: Sequence[HardQuery]
+) -> dict[str, list[str]]:
+    """Kept queries that break a rule, re-checked against their plans, with the rules broken."""
+    by_id = {plan.plan_id: plan for plan in plans}
+    violations = {}
+    for query in queries:
+        plan = by_id[query.plan_id]
+        found = check_query(query.query, query.follow_up, plan, plan.rounds[query.round_index],
+                            query.advanced_tool, query.omitted)
+        if found:
+            violations[query.query_id] = [f"{v.rule}: {v.detail}" for v in found]
+    return violations
+
+
+def judge_queries(
+    plans: Sequence[DialoguePlan], queries: list[HardQuery], drops: Sequence[QueryDrop]
+) -> PhaseResult[list[HardQuery]]:
+    """The kept queries with their check verdicts, and the drops per rule."""
+    violations = query_violations(plans, queries)
+    rounds = sum(len(plan.rounds) for plan in plans)
+    dropped_rounds = len({(drop.plan_id, drop.round_index) for drop in drops})
+    drop_share = dropped_rounds / rounds if rounds else 0.0
+    return PhaseResult(
+        value=queries,
+        verdicts=[
+            QUERY_RULES_CHECK.verdict(
+                not violations, queries=len(queries), violating=first_items(violations)
+            ),
+            DROP_SHARE_CHECK.verdict(
+                drop_share <= MAX_DROP_SHARE, rounds=rounds, dropped=dropped_rounds,
+                share=round(drop_share, 4), threshold=MAX_DROP_SHARE,
+            ),
+        ],
+        metrics={
+            "rounds_in_plans": rounds,
+            "drops_per_rule": dict(Counter(drop.rule for drop in drops)),
+            "rounds_dropped": dropped_rounds,
+            "variants": dict(Counter(query.variant for query in queries)),
+        },
+        tables={"preview": [
+            {"variant": q.variant, "target": q.target, "query": q.query[:120]} for q in queries[:8]
+        ]},
+    )
+
+
+def build_queries(
+    plans: Sequence[DialoguePlan], registry: ToolRegistry, roles: RoleSet
+) -> PhaseResult[list[HardQuery]]:
+    """Phase II for every plan: the kept queries, judged, and what the roles cost."""
+    outcomes = synthesize_queries(plans, registry, roles)
+    result = judge_queries(
+        plans,
+        [query for outcome in outcomes for query in outcome.queries],
+        [drop for outcome in outcomes for drop in outcome.drops],
+    )
+    result.metrics["generators"] = roles.generators()
+    result.metrics["model_calls"] = roles.accounting_metadata()
+    return result

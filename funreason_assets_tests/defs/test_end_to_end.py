@@ -12,10 +12,8 @@ import dagster as dg
 import pytest
 import yaml
 
-# Imported with the checked-in configuration (4 shards), before any test points the project
-# root elsewhere: partitions and the schedule are read when the code location loads.
-from funreason_assets.defs.jobs import config_change_sensor, regenerate_dataset
-from funreason_assets.lib.settings import project_root
+from funreason_assets.defs.jobs import config_change_sensor, regeneration_schedule
+from funreason_assets.lib.paths import project_root
 
 SHARDS = 2
 
@@ -48,6 +46,7 @@ def ran(project):
     return json.loads(finished.stdout), root, env
 
 
+@pytest.mark.slow
 def test_main_command_materializes_everything_and_writes_exports(ran):
     summary, root, _ = ran
     runs = {run["run"]: run for run in summary["runs"]}
@@ -73,6 +72,7 @@ def test_main_command_materializes_everything_and_writes_exports(ran):
     assert (root / "data" / "outputs" / "assets" / "curated_dialogues" / "all.parquet").exists()
 
 
+@pytest.mark.slow
 def test_lineage_tells_the_story_of_an_exported_item(ran):
     _, root, env = ran
     run_folder = (root / "data" / "outputs" / "exports").glob("*/manifest.json")
@@ -115,6 +115,7 @@ def test_sensor_starts_every_shard_when_a_config_changes(project, monkeypatch):
 
 
 def test_schedule_is_off_by_default_and_requests_every_shard():
+    regenerate_dataset = regeneration_schedule()
     assert regenerate_dataset.default_status == dg.DefaultScheduleStatus.STOPPED
     assert regenerate_dataset.cron_schedule == "0 3 * * 1"
     tick = datetime.datetime(2026, 11, 30, 3, 0, tzinfo=datetime.UTC)
@@ -124,6 +125,26 @@ def test_schedule_is_off_by_default_and_requests_every_shard():
     assert all(tick.isoformat() in r.run_key for r in requests)
 
 
+def test_schedule_follows_the_config_of_the_project_it_loads(project, monkeypatch):
+    root, _ = project
+    generation = root / "data" / "config" / "generation.yaml"
+    config = yaml.safe_load(generation.read_text(encoding="utf-8"))
+    config["schedule"] = {"enabled": True, "cron": "15 4 * * *"}
+    elsewhere = root.parent / "scheduled_project"
+    shutil.copytree(root / "data" / "config", elsewhere / "data" / "config")
+    (elsewhere / "data" / "config" / "generation.yaml").write_text(
+        yaml.safe_dump(config), encoding="utf-8"
+    )
+    monkeypatch.setenv("FUNREASON_PROJECT_ROOT", str(elsewhere))
+    schedule = regeneration_schedule()
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert schedule.cron_schedule == "15 4 * * *"
+    tick = datetime.datetime(2026, 12, 1, 4, 15, tzinfo=datetime.UTC)
+    requests = schedule(dg.build_schedule_context(scheduled_execution_time=tick))
+    assert [r.partition_key for r in requests] == [f"shard-{i:04d}" for i in range(SHARDS)]
+
+
+@pytest.mark.slow
 def test_report_renders_in_headless_chromium(ran, tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
@@ -152,6 +173,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_ui_shows_every_phase_and_the_report(ran):
     """Start the UI on 127.0.0.1, load it in headless Chromium, keep screenshots."""
     import signal

@@ -5,20 +5,28 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from funreason_assets.defs.environments.assets import scenario_seeds, tool_catalog
+import funreason_assets
 from funreason_assets.defs.environments.resources import EnvironmentPacksResource
-from funreason_assets.defs.graph.assets import api_graph
 from funreason_assets.defs.io_manager import RecordIOManager
 from funreason_assets.defs.models.resources import ModelsResource
-from funreason_assets.defs.reasoning.assets import reasoning_chains
-from funreason_assets.defs.sampling.assets import ground_truth_plans
-from funreason_assets.defs.synthesis.assets import hard_queries
+from funreason_assets.defs.partitions import partition_sharded_assets
 from funreason_assets.lib.records import DialoguePlan, HardQuery, ReasoningChain
 from funreason_assets.lib.scenarios.generators import Scenario
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-ASSETS = [tool_catalog, scenario_seeds, api_graph, ground_truth_plans, hard_queries,
-          reasoning_chains]
+GENERATING = ["tool_catalog", "scenario_seeds", "api_graph", "ground_truth_plans", "hard_queries",
+              "reasoning_chains"]
+# As the code location builds them (shard assets partitioned), without its bound resources.
+LOADED = partition_sharded_assets(
+    dg.load_from_defs_folder(path_within_project=Path(funreason_assets.__file__).parent)
+)
+ASSETS = [
+    assets_def for assets_def in LOADED.assets
+    if isinstance(assets_def, dg.AssetsDefinition)
+    and assets_def.key.to_user_string() in GENERATING
+]
+
+pytestmark = pytest.mark.slow
 
 
 def checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
@@ -117,7 +125,7 @@ def test_stored_records_load_back_typed(materialized, tmp_path):
 def test_a_malformed_pack_fails_the_run_before_any_output(tmp_path):
     with dg.instance_for_test() as instance:
         result = dg.materialize(
-            [tool_catalog],
+            [next(a for a in ASSETS if a.key == dg.AssetKey("tool_catalog"))],
             instance=instance,
             resources={
                 "io_manager": RecordIOManager(base_path=str(tmp_path)),

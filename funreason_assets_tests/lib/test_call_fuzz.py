@@ -13,8 +13,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from funreason_assets.lib.environments import ToolRegistry
 from funreason_assets.lib.executor import CallOutcome, execute_text
+from funreason_assets.lib.registry import ToolRegistry
 
 BOOKSHOP = Path(__file__).resolve().parents[1] / "fixtures" / "bookshop" / "bookshop_pack.yaml"
 STATUSES = {"ok", "tool_error", "rejected", "exception", "timeout"}

@@ -4,21 +4,18 @@ import json
 
 import pytest
 
-from funreason_assets.lib import export
+from funreason_assets.lib import bfcl_format, training_formats
 from funreason_assets.lib.bfcl_check import run_checker
-from funreason_assets.lib.curation import (
-    BfclContamination,
-    CurationConfig,
-    curate,
-    dialogue_category,
-)
+from funreason_assets.lib.bfcl_format import dialogue_category
+from funreason_assets.lib.curation import CurationConfig, curate
 from funreason_assets.lib.llm.settings import ModelSettings
-from funreason_assets.lib.reasoning import ChainConfig, run_chains, synthesize_queries
+from funreason_assets.lib.reasoning import ChainConfig, assemble_dialogue, build_chains
 from funreason_assets.lib.records import StepRecord
-from funreason_assets.lib.roles import RoleSet
+from funreason_assets.lib.roles.dispatch import RoleSet
 from funreason_assets.lib.sampler import PlanSampler, SamplerConfig
-from funreason_assets.lib.scenarios.contamination import bfcl_multi_turn_entries
+from funreason_assets.lib.scenarios.contamination import BfclTestIndex, bfcl_multi_turn_entries
 from funreason_assets.lib.scenarios.generators import generate_scenario, shard_seeds
+from funreason_assets.lib.synthesis import synthesize_queries
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +29,14 @@ def dialogues(registry, api_graph):
             plans.append(plan)
     roles = RoleSet(ModelSettings(), registry)
     queries = [q for o in synthesize_queries(plans, registry, roles) for q in o.queries]
-    outcomes = run_chains(plans, queries, registry, roles, ChainConfig())
-    return [o.dialogue for o in outcomes if o.dialogue]
+    config = ChainConfig()
+    chains = build_chains(plans, queries, registry, roles, config).value
+    return [d for plan in plans if (d := assemble_dialogue(plan, chains, config.min_rounds))]
 
 
 @pytest.fixture(scope="module")
 def contamination():
-    return BfclContamination.load(8)
+    return BfclTestIndex.load()
 
 
 def test_clean_dialogues_pass_every_filter(dialogues, contamination):
@@ -81,12 +79,12 @@ def test_each_filter_catches_its_case(dialogues, contamination):
 
 
 def test_bfcl_export_passes_bfcls_own_checker(dialogues, registry, tmp_path):
-    per_category, id_map, skipped = export.bfcl_entries(dialogues, registry)
+    per_category, id_map, skipped = bfcl_format.bfcl_entries(dialogues, registry)
     assert set(per_category) >= {"multi_turn_base", "multi_turn_miss_func"}
-    files = export.write_bfcl(tmp_path, per_category)
+    files = bfcl_format.write_bfcl(tmp_path, per_category)
     for category, path in files.items():
-        questions = export.read_jsonl(tmp_path / path.split("/")[-1])
-        answers = export.read_jsonl(tmp_path / "possible_answer" / path.split("/")[-1])
+        questions = bfcl_format.read_jsonl(tmp_path / path.split("/")[-1])
+        answers = bfcl_format.read_jsonl(tmp_path / "possible_answer" / path.split("/")[-1])
         assert [q["id"] for q in questions] == [a["id"] for a in answers]
         for question, answer in zip(questions, answers, strict=True):
             assert question["id"].startswith(category)
@@ -108,7 +106,7 @@ def test_bfcl_export_passes_bfcls_own_checker(dialogues, registry, tmp_path):
 def test_checker_rejects_a_broken_entry(tmp_path):
     entry = {"id": "multi_turn_base_0", "question": [[{"role": "user", "content": "hi"}]],
              "initial_config": {}, "involved_classes": ["NoSuchAPI"], "path": []}
-    export.write_bfcl(tmp_path, {"multi_turn_base": [
+    bfcl_format.write_bfcl(tmp_path, {"multi_turn_base": [
         (entry, {"id": "multi_turn_base_0", "ground_truth": [["pwd()"]]})]})
     summary = run_checker(tmp_path)
     assert summary["multi_turn_base"]["passed"] == 0
@@ -116,50 +114,51 @@ def test_checker_rejects_a_broken_entry(tmp_path):
 
 
 def test_training_layouts_parse_back(dialogues, registry, tmp_path):
-    for layout, build in (("funreason", export.funreason_row), ("openai", export.openai_row),
-                          ("sharegpt", export.sharegpt_row)):
+    for layout, build in (("funreason", training_formats.funreason_row),
+                          ("openai", training_formats.openai_row),
+                          ("sharegpt", training_formats.sharegpt_row)):
         rows = [build(d, registry) for d in dialogues]
         path = tmp_path / f"{layout}.jsonl"
-        export.write_rows(path, rows)
-        back = export.read_jsonl(path)
+        training_formats.write_rows(path, rows)
+        back = bfcl_format.read_jsonl(path)
         assert back == json.loads(json.dumps(rows))
-        assert all(export.row_problems(row, layout) == [] for row in back), layout
-    funreason = export.funreason_row(dialogues[0], registry)
+        assert all(training_formats.row_problems(row, layout) == [] for row in back), layout
+    funreason = training_formats.funreason_row(dialogues[0], registry)
     assistant = [m for m in funreason["messages"] if m["role"] == "assistant"]
     assert all(m["content"].startswith("<think>") for m in assistant)
-    openai = export.openai_row(dialogues[0], registry)
+    openai = training_formats.openai_row(dialogues[0], registry)
     assert openai["tools"] and any(m.get("tool_calls") for m in openai["messages"])
-    export.write_openai_parquet(tmp_path / "o.parquet", [openai])
-    [again] = export.read_openai_parquet(tmp_path / "o.parquet")
-    assert export.row_problems(again, "openai") == []
+    training_formats.write_openai_parquet(tmp_path / "o.parquet", [openai])
+    [again] = training_formats.read_openai_parquet(tmp_path / "o.parquet")
+    assert training_formats.row_problems(again, "openai") == []
     assert again["messages"][1] == openai["messages"][1]
 
 
 def test_split_samples_strip_earlier_reasoning(dialogues, registry):
-    row = export.funreason_row(dialogues[0], registry)
-    samples = export.split_at_assistant_turns(row)
+    row = training_formats.funreason_row(dialogues[0], registry)
+    samples = training_formats.split_at_assistant_turns(row)
     assert len(samples) == sum(1 for m in row["messages"] if m["role"] == "assistant")
     last = samples[-1]["messages"]
     assert last[-1]["content"].startswith("<think>")
     assert not any("<think>" in m["content"] for m in last[:-1] if m["role"] == "assistant")
-    assert all(export.row_problems(s, "funreason") == [] for s in samples)
+    assert all(training_formats.row_problems(s, "funreason") == [] for s in samples)
 
 
 def test_parse_back_catches_broken_rows(dialogues, registry):
-    row = export.openai_row(dialogues[0], registry)
+    row = training_formats.openai_row(dialogues[0], registry)
     broken = json.loads(json.dumps(row))
     call = next(m for m in broken["messages"] if m.get("tool_calls"))["tool_calls"][0]
     call["function"]["arguments"] = "{not json"
-    assert "tool call arguments are not JSON" in export.row_problems(broken, "openai")
+    assert "tool call arguments are not JSON" in training_formats.row_problems(broken, "openai")
     unpaired = json.loads(json.dumps(row))
     unpaired["messages"] = [m for m in unpaired["messages"] if m["role"] != "tool"]
-    assert any("pair" in p for p in export.row_problems(unpaired, "openai"))
-    share = export.sharegpt_row(dialogues[0], registry)
+    assert any("pair" in p for p in training_formats.row_problems(unpaired, "openai"))
+    share = training_formats.sharegpt_row(dialogues[0], registry)
     share["conversations"].insert(1, {"from": "observation", "value": "[]"})
-    assert export.row_problems(share, "sharegpt")
-    bad = export.funreason_row(dialogues[0], registry)
+    assert training_formats.row_problems(share, "sharegpt")
+    bad = training_formats.funreason_row(dialogues[0], registry)
     bad["messages"][2]["content"] = "no think tag"
-    assert "assistant message without <think>" in export.row_problems(bad, "funreason")
+    assert "assistant message without <think>" in training_formats.row_problems(bad, "funreason")
 
 
 def test_categories_follow_the_variants(dialogues):

@@ -8,10 +8,10 @@ from funreason_assets.lib.graph import (
     graph_from_json,
     graph_stats,
     graph_to_json,
-    minimal_groups,
     missing_known_dependencies,
     prerequisite_depth,
 )
+from funreason_assets.lib.graph_probe import minimal_groups
 
 
 def test_every_tool_is_a_node(registry, api_graph):

@@ -12,10 +12,10 @@ from funreason_assets.lib.llm.client import ModelClient, ModelRequest
 from funreason_assets.lib.llm.settings import (
     ClientSettings,
     RoleSettings,
-    SettingsError,
     load_model_settings,
 )
-from funreason_assets_tests.support.openai_server import run_server
+from funreason_assets.lib.paths import SettingsError
+from funreason_assets.testing.openai_server import run_server
 
 FAST = {"backoff_base_s": 0.01, "backoff_max_s": 0.05}
 
@@ -204,7 +204,7 @@ def test_importing_the_client_touches_no_network_and_not_litellm():
         "import sys, socket\n"
         "def deny(*a, **k): raise SystemExit('network attempted')\n"
         "socket.socket.connect = deny\n"
-        "import funreason_assets.lib.llm.client, funreason_assets.lib.roles\n"
+        "import funreason_assets.lib.llm.client, funreason_assets.lib.roles.dispatch\n"
         "import funreason_assets.definitions as d; d.defs()\n"
         "print('litellm' in sys.modules)\n"
     )

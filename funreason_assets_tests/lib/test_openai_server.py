@@ -13,7 +13,7 @@ import openai
 import pydantic
 import pytest
 
-from funreason_assets_tests.support.openai_server import (
+from funreason_assets.testing.openai_server import (
     FAULTS,
     ScriptError,
     example_from_schema,

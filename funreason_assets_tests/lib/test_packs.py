@@ -9,15 +9,13 @@ import jsonschema
 import pytest
 
 from funreason_assets.lib.catalog import catalog_records, invalid_parameter_schemas
-from funreason_assets.lib.environments import (
-    EnvironmentSnapshot,
-    PackConfigError,
-    ToolRegistry,
-    state_digest,
-    to_jsonable,
-)
+from funreason_assets.lib.environments import EnvironmentSnapshot
 from funreason_assets.lib.executor import execute_text
-from funreason_assets.lib.settings import SettingsError, load_generation_settings
+from funreason_assets.lib.packs import PackConfigError
+from funreason_assets.lib.paths import SettingsError
+from funreason_assets.lib.registry import ToolRegistry
+from funreason_assets.lib.settings import load_generation_settings
+from funreason_assets.lib.state import state_digest, to_jsonable
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 BOOKSHOP = FIXTURES / "bookshop"

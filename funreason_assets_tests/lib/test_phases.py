@@ -5,31 +5,32 @@ from collections import Counter
 import pytest
 
 from funreason_assets.lib import prompts
-from funreason_assets.lib.environments import diff_states
 from funreason_assets.lib.executor import ParsedCall, execute_call
 from funreason_assets.lib.llm.settings import ModelSettings
+from funreason_assets.lib.phrasing import goal_phrase
 from funreason_assets.lib.reasoning import (
     LEAKAGE,
     ChainConfig,
+    assemble_dialogue,
     chain_stats,
+    dialogue_counts,
     run_chains,
+)
+from funreason_assets.lib.roles.dispatch import RoleSet
+from funreason_assets.lib.roles.scripted import ScriptedRoles
+from funreason_assets.lib.roles.tasks import RoleResult
+from funreason_assets.lib.state import diff_states
+from funreason_assets.lib.synthesis import (
+    abstract_round,
+    check_query,
     synthesize_queries,
 )
-from funreason_assets.lib.roles import RoleResult, RoleSet, ScriptedRoles
-from funreason_assets.lib.sampler import PlanSampler, SamplerConfig
-from funreason_assets.lib.scenarios.generators import generate_scenario, shard_seeds
-from funreason_assets.lib.synthesis import abstract_round, check_query, goal_phrase
+from funreason_assets_tests.conftest import sample_plans
 
 
 @pytest.fixture(scope="module")
 def plans(registry, api_graph):
-    sampler = PlanSampler(registry, api_graph, SamplerConfig())
-    found = []
-    for seed in shard_seeds("shard-phases", 70, 11):
-        s = generate_scenario(seed, sorted(registry.classes), 1, 3)
-        plan = sampler.sample(s.scenario_id, s.seed, s.involved_classes, s.initial_config)
-        if plan is not None:
-            found.append(plan)
+    found = sample_plans(registry, api_graph, "shard-phases", 70)
     return found
 
 
@@ -142,8 +143,8 @@ def test_chains_verify_rounds_and_exercise_the_critic(chains):
             assert chain.attempts[-1].passed and chain.turns
             assert not any(LEAKAGE.search(turn.reasoning) for turn in chain.turns)
             assert all(turn.reply for turn in chain.turns)
-    dialogues = [outcome.dialogue for outcome in chains if outcome.dialogue]
-    assert len(dialogues) >= 0.9 * len(chains)
+    verified, _ = dialogue_counts(all_chains, ChainConfig().min_rounds)
+    assert verified >= 0.9 * len(chains)
 
 
 def test_split_rounds_ask_or_decline_before_acting(chains):
@@ -175,10 +176,10 @@ def test_verified_state_equals_ground_truth(plans, chains, registry):
     by_plan = {plan.plan_id: plan for plan in plans}
     checked = 0
     for outcome in chains[:15]:
-        dialogue = outcome.dialogue
+        plan = by_plan[outcome.chains[0].plan_id]
+        dialogue = assemble_dialogue(plan, outcome.chains, ChainConfig().min_rounds)
         if dialogue is None:
             continue
-        plan = by_plan[dialogue.plan_id]
         env = registry.environment(plan.involved_classes, plan.initial_config, plan.long_context)
         truth = registry.environment(plan.involved_classes, plan.initial_config,
                                      plan.long_context)
@@ -223,8 +224,7 @@ def test_a_reasoner_that_never_acts_is_never_verified(plans, queries, registry):
     outcomes = run_chains(plans[:10], kept, registry, roles, ChainConfig(max_attempts=2))
     all_chains = [c for outcome in outcomes for c in outcome.chains]
     assert not any(c.passed for c in all_chains)
-    assert all(o.dialogue is None and o.drop_reason == "too_few_verified_rounds"
-               for o in outcomes)
+    assert dialogue_counts(all_chains, ChainConfig().min_rounds) == (0, len(outcomes))
     attempted = [c for c in all_chains if c.attempts]
     assert attempted and all(len(c.attempts) == 2 for c in attempted)
     kinds = Counter(a.failure_kind for c in attempted for a in c.attempts)

@@ -6,10 +6,11 @@ from funreason_assets.lib.executor import ParsedCall, execute_call, format_call
 from funreason_assets.lib.llm.cache import CompletionCache
 from funreason_assets.lib.llm.client import ModelClient
 from funreason_assets.lib.llm.settings import ClientSettings, ModelSettings, RoleSettings
-from funreason_assets.lib.reasoning import ChainConfig, run_chains, synthesize_queries
+from funreason_assets.lib.reasoning import ChainConfig, assemble_dialogue, run_chains
 from funreason_assets.lib.records import Argument, DialoguePlan, ExecutedCall, PlannedRound
-from funreason_assets.lib.roles import RoleSet
-from funreason_assets_tests.support.openai_server import run_server
+from funreason_assets.lib.roles.dispatch import RoleSet
+from funreason_assets.lib.synthesis import synthesize_queries
+from funreason_assets.testing.openai_server import run_server
 
 MODEL = "openai/test-model"
 ROUNDS = [("add", {"a": 3, "b": 4}), ("multiply", {"a": 2, "b": 5})]
@@ -85,6 +86,8 @@ def test_phases_two_and_three_over_litellm(registry, roles):
     assert [q.generator for q in queried.queries] == [MODEL, MODEL]
     assert queried.queries[0].advanced_tool.name == "compute_request"
     assert '"a": 3' in queried.queries[0].query
+    # The tool abstractor and the query writer each called the model once per query.
+    assert all(q.model_calls == 2 and q.tokens > 0 for q in queried.queries)
 
     [outcome] = run_chains([plan], queried.queries, registry, role_set, ChainConfig())
     first, second = outcome.chains
@@ -96,7 +99,8 @@ def test_phases_two_and_three_over_litellm(registry, roles):
     assert first.attempts[1].steps[0].calls == ["add(a=3, b=4)"]
     assert first.turns[0].reply == "Here is the result you asked for."
     assert [a.passed for a in second.attempts] == [True]
-    assert outcome.dialogue is not None and outcome.dialogue.rounds == [0, 1]
+    dialogue = assemble_dialogue(plan, outcome.chains, ChainConfig().min_rounds)
+    assert dialogue is not None and dialogue.rounds == [0, 1]
     assert first.generators["reasoner"] == MODEL and first.model_calls >= 5
     totals = client.totals()
     assert totals.fresh > 0 and totals.failed == 0

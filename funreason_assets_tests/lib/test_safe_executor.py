@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from funreason_assets.lib.environments import ToolRegistry
 from funreason_assets.lib.executor import (
     CallParseError,
     execute_text,
     format_call,
     parse_calls,
 )
+from funreason_assets.lib.registry import ToolRegistry
 
 BOOKSHOP = Path(__file__).resolve().parents[1] / "fixtures" / "bookshop" / "bookshop_pack.yaml"
 

@@ -6,8 +6,8 @@ from functools import lru_cache
 import dagster as dg
 from pydantic import Field
 
-from funreason_assets.lib.environments import ToolRegistry
-from funreason_assets.lib.settings import PACK_CONFIG, resolve
+from funreason_assets.lib.paths import PACK_CONFIG, resolve
+from funreason_assets.lib.registry import ToolRegistry
 
 
 @lru_cache(maxsize=8)

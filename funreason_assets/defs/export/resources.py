@@ -11,7 +11,7 @@ import dagster as dg
 from pydantic import Field
 
 import funreason_assets
-from funreason_assets.lib.settings import (
+from funreason_assets.lib.paths import (
     EXPORTS,
     GENERATION_CONFIG,
     MODELS_CONFIG,

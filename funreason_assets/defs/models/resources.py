@@ -1,16 +1,14 @@
 """The model resource: which generator plays each role, and the client that calls models."""
 
-
-from typing import Any
-
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from funreason_assets.lib.llm.cache import CompletionCache
 from funreason_assets.lib.llm.client import ModelClient
 from funreason_assets.lib.llm.settings import ModelSettings, load_model_settings
-from funreason_assets.lib.roles import RoleSet
-from funreason_assets.lib.settings import MODEL_CACHE, MODELS_CONFIG, resolve
+from funreason_assets.lib.paths import MODEL_CACHE, MODELS_CONFIG, resolve
+from funreason_assets.lib.registry import ToolRegistry
+from funreason_assets.lib.roles.dispatch import RoleSet
 
 
 class ModelsResource(dg.ConfigurableResource):
@@ -47,6 +45,6 @@ class ModelsResource(dg.ConfigurableResource):
         roles = {name: settings.role(name) for name in settings.generators()}
         return ModelClient(roles, settings.client, CompletionCache(resolve(self.cache_dir)))
 
-    def roles(self, registry: Any, seed: int = 0, slip_rate: float = 0.15) -> RoleSet:
+    def roles(self, registry: ToolRegistry, seed: int = 0, slip_rate: float = 0.15) -> RoleSet:
         """The role implementations, sharing one client."""
         return RoleSet(self.settings(), registry, self.client(), slip_rate=slip_rate, seed=seed)

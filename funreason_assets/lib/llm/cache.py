@@ -9,7 +9,6 @@ never leave a torn entry; two writers of the same key write the same content.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -17,11 +16,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from funreason_assets.lib.digests import canonical_digest
+
 
 def cache_key(fields: Mapping[str, Any]) -> str:
     """sha256 of the canonical JSON of the fields that determine a completion."""
-    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return canonical_digest(fields)
 
 
 class CompletionCache:

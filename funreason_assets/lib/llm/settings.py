@@ -13,17 +13,14 @@ import os
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
+
+from funreason_assets.lib.paths import SettingsError, load_config_file, resolve
 
 SCRIPTED = "scripted"
 
 # The roles of METHOD.md, named for what they do.
 ROLES = ("tool_abstractor", "query_writer", "reasoner", "critic", "replier")
-
-
-class SettingsError(ValueError):
-    """A models config that cannot be used; the message names the file and the field."""
 
 
 class RoleSettings(BaseModel):
@@ -102,18 +99,10 @@ def load_model_settings(path: str | Path) -> ModelSettings:
     Raises:
         SettingsError: Naming the file and the offending field.
     """
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise SettingsError(f"{path}: cannot read models config: {exc}") from exc
-    try:
-        settings = ModelSettings.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"])
-        raise SettingsError(f"{path}: field '{field}': {first['msg']}") from exc
+    settings = load_config_file(path, ModelSettings, "models config")
     unknown = sorted(set(settings.roles) - set(ROLES))
     if unknown:
-        raise SettingsError(f"{path}: field 'roles.{unknown[0]}': unknown role (known: {ROLES})")
+        raise SettingsError(
+            f"{resolve(path)}: field 'roles.{unknown[0]}': unknown role (known: {ROLES})"
+        )
     return settings

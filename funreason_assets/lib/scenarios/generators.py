@@ -7,16 +7,16 @@ scenario, in any process: only the passed generator is used, never global random
 
 from __future__ import annotations
 
-import copy
 import hashlib
-import importlib
 import json
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from funreason_assets.lib.digests import canonical_digest
+from funreason_assets.lib.packs import BFCL_STATELESS
 from funreason_assets.lib.scenarios import vocab
 
 
@@ -297,22 +297,14 @@ CLASS_GENERATORS: dict[str, Callable[[random.Random], dict[str, Any]]] = {
     "TravelAPI": travel_api,
     "VehicleControlAPI": vehicle_control_api,
 }
-STATELESS_CLASSES = frozenset({"MathAPI"})
-
-
-def generate_class_config(class_name: str, rng: random.Random) -> dict[str, Any]:
-    """One class's initial config (`{}` for stateless classes)."""
-    if class_name in STATELESS_CLASSES:
-        return {}
-    return CLASS_GENERATORS[class_name](rng)
 
 
 def choose_involved_classes(
     rng: random.Random, available: Sequence[str], min_classes: int = 1, max_classes: int = 3
 ) -> list[str]:
     """1-3 classes, sorted; a stateless class (MathAPI) rides along with a stateful one."""
-    stateful = [name for name in available if name not in STATELESS_CLASSES]
-    stateless = [name for name in available if name in STATELESS_CLASSES]
+    stateful = [name for name in available if name not in BFCL_STATELESS]
+    stateless = [name for name in available if name in BFCL_STATELESS]
     if not stateful:
         return sorted(available)[:max_classes]
     count = rng.randint(min_classes, min(max_classes, len(available)))
@@ -336,8 +328,7 @@ class Scenario(BaseModel):
 
 def config_fingerprint(config: Any) -> str:
     """sha256 of the canonical JSON of a config."""
-    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return canonical_digest(config)
 
 
 def generate_scenario(
@@ -362,7 +353,7 @@ def generate_scenario(
     config = {
         name: (table[name](rng) if name in table else {})
         for name in involved
-        if name not in STATELESS_CLASSES
+        if name not in BFCL_STATELESS
     }
     fingerprint = config_fingerprint(config)
     return Scenario(
@@ -381,113 +372,3 @@ def shard_seeds(shard_key: str, count: int, base_seed: int = 0) -> list[int]:
         digest = hashlib.sha256(f"{base_seed}:{shard_key}:{index}".encode()).digest()
         seeds.append(int.from_bytes(digest[:8], "big") >> 1)
     return seeds
-
-
-SMOKE_CALLS: dict[str, Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]]] = {
-    "GorillaFileSystem": lambda c: [("pwd", {}), ("ls", {}), ("du", {"human_readable": True})],
-    "MessageAPI": lambda c: [
-        ("list_users", {}),
-        ("get_user_id", {"user": next(iter(c["user_map"]))}),
-    ],
-    "TwitterAPI": lambda c: [
-        ("get_user_stats", {"username": c["username"]}),
-        ("get_tweet", {"tweet_id": next(iter(c["tweets"].values()))["id"]}),
-    ],
-    "TicketAPI": lambda c: [("get_ticket", {"ticket_id": c["ticket_queue"][0]["id"]})],
-    "TradingBot": lambda c: [
-        ("get_stock_info", {"symbol": next(iter(c["stocks"]))}),
-        ("get_watchlist", {}),
-        ("get_current_time", {}),
-    ],
-    "TravelAPI": lambda c: [
-        ("list_all_airports", {}),
-        ("get_nearest_airport_by_city", {"location": "Rivermist"}),
-    ],
-    "VehicleControlAPI": lambda c: [
-        ("displayCarStatus", {"option": "doors"}),
-        ("check_tire_pressure", {}),
-    ],
-}
-
-
-def validate_scenario(scenario: Scenario) -> list[str]:
-    """Load every involved class and run read-only smoke calls; list the problems."""
-    import funreason_assets  # noqa: F401  (bfcl-eval settings)
-    from funreason_assets.lib.environments import BFCL_BACKEND, BFCL_V3_CLASSES
-
-    problems = []
-    for class_name, config in scenario.initial_config.items():
-        if class_name not in BFCL_V3_CLASSES:
-            continue
-        module_name, _ = BFCL_V3_CLASSES[class_name]
-        module = importlib.import_module(f"{BFCL_BACKEND}.{module_name}")
-        instance = getattr(module, class_name)()
-        try:
-            instance._load_scenario(copy.deepcopy(config), long_context=False)
-        except Exception as exc:
-            problems.append(f"{class_name}: config does not load ({type(exc).__name__}: {exc})")
-            continue
-        for tool, arguments in SMOKE_CALLS.get(class_name, lambda c: [])(config):
-            try:
-                result = getattr(instance, tool)(**arguments)
-            except Exception as exc:
-                problems.append(f"{class_name}.{tool}: raised {type(exc).__name__}: {exc}")
-                continue
-            if isinstance(result, dict) and "error" in result:
-                problems.append(f"{class_name}.{tool}: {result['error']}")
-    return problems
-
-
-def _strings(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield str(key)
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-
-
-def diversity_stats(scenarios: Sequence[Scenario]) -> dict[str, int]:
-    """Distinct entities across scenarios (the check compares them with floors)."""
-    files: set[str] = set()
-    users: set[str] = set()
-    symbols: set[str] = set()
-    tweets: set[str] = set()
-    tickets: set[str] = set()
-
-    def walk_files(contents: dict[str, Any]) -> None:
-        for name, node in contents.items():
-            if node.get("type") == "file":
-                files.add(name)
-            else:
-                walk_files(node.get("contents", {}))
-
-    for scenario in scenarios:
-        config = scenario.initial_config
-        if "GorillaFileSystem" in config:
-            for top in config["GorillaFileSystem"]["root"].values():
-                walk_files(top.get("contents", {}))
-        if "MessageAPI" in config:
-            users.update(config["MessageAPI"]["user_map"])
-        if "TwitterAPI" in config:
-            users.add(config["TwitterAPI"]["username"])
-            tweets.update(t["content"] for t in config["TwitterAPI"]["tweets"].values())
-        if "TicketAPI" in config:
-            tickets.update(t["title"] for t in config["TicketAPI"]["ticket_queue"])
-        if "TradingBot" in config:
-            symbols.update(config["TradingBot"]["stocks"])
-        if "TravelAPI" in config:
-            cards = config["TravelAPI"]["credit_card_list"].values()
-            users.update(card["cardholder_name"] for card in cards)
-    return {
-        "scenarios": len(scenarios),
-        "distinct_fingerprints": len({s.fingerprint for s in scenarios}),
-        "distinct_file_names": len(files),
-        "distinct_user_names": len(users),
-        "distinct_stock_symbols": len(symbols),
-        "distinct_tweet_texts": len(tweets),
-        "distinct_ticket_titles": len(tickets),
-    }

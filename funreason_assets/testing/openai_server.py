@@ -1,4 +1,4 @@
-"""A small, fast OpenAI-compatible chat-completions server for tests and benchmarks.
+r"""A small, fast OpenAI-compatible chat-completions server for tests and benchmarks.
 
 The server answers ``POST /v1/chat/completions`` (and ``/chat/completions``) from a script of
 rules, waits a configurable latency, and injects faults at configurable rates. It is built on
@@ -42,7 +42,7 @@ system messages and first user message), ``"fingerprint"`` (the exact request) o
 (default), ``"cycle"``, or ``"next"`` (fall through to later rules). Example::
 
     [
-      {"name": "weather", "user_regex": "(?i)weather in (\\\\w+)",
+      {"name": "weather", "user_regex": "(?i)weather in (\\w+)",
        "replies": [
          {"content": "I am not sure."},
          {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]}
@@ -76,7 +76,7 @@ The request fingerprint is the SHA-256 of the canonical JSON (sorted keys, no sp
 
 Command line::
 
-    python -m funreason_assets_tests.support.openai_server --port 0 --latency 1.0 \\
+    python -m funreason_assets.testing.openai_server --port 0 --latency 1.0 \
         --fault 429=0.05 --fault drop=0.01 --script rules.jsonl
 
 The first line on standard output is the port the server listens on (always 127.0.0.1).
@@ -1371,7 +1371,7 @@ def _parse_fault(text: str) -> tuple[str, float]:
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser."""
     parser = argparse.ArgumentParser(
-        prog="python -m funreason_assets_tests.support.openai_server",
+        prog="python -m funreason_assets.testing.openai_server",
         description="OpenAI-compatible chat-completions server for tests and benchmarks.",
     )
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free)")
@@ -1607,7 +1607,7 @@ def start_server(
     command = [
         sys.executable,
         "-m",
-        "funreason_assets_tests.support.openai_server",
+        "funreason_assets.testing.openai_server",
         "--port",
         str(port),
         "--latency",

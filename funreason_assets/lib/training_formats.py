@@ -1,11 +1,5 @@
-"""Exports: BFCL evaluation files and training formats, each parsed back after writing.
+"""Training exports: the curated dialogues in three chat layouts, each parsed back after writing.
 
-BFCL format (what bfcl-eval reads): one JSON object per line with `id`, `question` (a list of
-turns, each a list of messages), `initial_config`, `involved_classes`, `path` and, for the
-missing-function category, `missed_function` ({turn index: [functions added at that turn]});
-a possible-answer file per category with `ground_truth`: per turn, a list of call strings.
-
-Training formats:
 - `funreason`: the released FunReason-MT layout: a system prompt holding the tools, then user /
   assistant (`<think>...</think>` followed by a call list, or by the closing reply) / tool (all
   results of one step) messages, and the boolean `error_tool_response`;
@@ -20,16 +14,24 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from funreason_assets.lib.curation import dialogue_category
-from funreason_assets.lib.environments import ToolRegistry
+from funreason_assets.lib.bfcl_format import dialogue_category, write_jsonl
+from funreason_assets.lib.checks import CheckSpec, PhaseResult, Verdict
 from funreason_assets.lib.executor import parse_calls
 from funreason_assets.lib.records import ReasonedTurn, VerifiedDialogue
+from funreason_assets.lib.registry import ToolRegistry
+
+SFT_CHECK = CheckSpec(
+    "every_row_parses_back",
+    "Every written row of every training format is read back and validated against its layout.",
+)
+SFT_CHECKS = (SFT_CHECK,)
 
 SYSTEM_PROMPT = (
     "You are an assistant that completes the user's requests by calling functions. Think "
@@ -38,113 +40,6 @@ SYSTEM_PROMPT = (
     "for it; if no function can do what is asked, say so."
 )
 _THINK = re.compile(r"^<think>(.*?)</think>\n?", re.DOTALL)
-
-
-# ---------------------------------------------------------------------- BFCL
-
-
-def _bfcl_turns(dialogue: VerifiedDialogue) -> tuple[list[list[dict[str, str]]], list[list[str]],
-                                                     dict[str, list[str]]]:
-    questions: list[list[dict[str, str]]] = []
-    answers: list[list[str]] = []
-    missed: dict[str, list[str]] = {}
-    hidden_next: list[str] = []
-    for turn in dialogue.turns:
-        if hidden_next and turn.mode == "act":
-            # BFCL adds a withheld function back at a turn with no new user message.
-            missed[str(len(questions))] = hidden_next
-            questions.append([])
-            hidden_next = []
-        else:
-            questions.append([{"role": "user", "content": turn.user}])
-        answers.append(list(turn.ground_truth))
-        if turn.mode == "decline":
-            hidden_next = list(turn.tools_hidden)
-    return questions, answers, missed
-
-
-def bfcl_entries(
-    dialogues: Sequence[VerifiedDialogue], registry: ToolRegistry
-) -> tuple[dict[str, list[tuple[dict[str, Any], dict[str, Any]]]], dict[str, str], list[str]]:
-    """Question and answer entries per BFCL category, the id map, and skipped dialogue ids.
-
-    A missing-function dialogue whose withheld function was already used before it is
-    withheld cannot be expressed in BFCL's format (a function is missing from the start until
-    it is added) and is skipped.
-    """
-    per_category: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
-    id_map: dict[str, str] = {}
-    skipped: list[str] = []
-    for dialogue in dialogues:
-        category = dialogue_category(dialogue)
-        questions, answers, missed = _bfcl_turns(dialogue)
-        if missed:
-            added_at = min(int(index) for index in missed)
-            withheld = {name for names in missed.values() for name in names}
-            used_before = {
-                call.split("(", 1)[0] for calls in answers[:added_at] for call in calls
-            }
-            if withheld & used_before:
-                skipped.append(dialogue.dialogue_id)
-                continue
-        entries = per_category.setdefault(category, [])
-        entry_id = f"{category}_{len(entries)}"
-        id_map[dialogue.dialogue_id] = entry_id
-        path = []
-        for calls in answers:
-            for call in calls:
-                name = call.split("(", 1)[0]
-                owner = registry.owner(name) or "?"
-                if f"{owner}.{name}" not in path:
-                    path.append(f"{owner}.{name}")
-        question: dict[str, Any] = {
-            "id": entry_id,
-            "question": questions,
-            "initial_config": dialogue.initial_config,
-            "involved_classes": list(dialogue.involved_classes),
-            "path": path,
-        }
-        if missed:
-            question["missed_function"] = missed
-        entries.append((question, {"id": entry_id, "ground_truth": answers}))
-    return per_category, id_map, skipped
-
-
-def bfcl_file_name(category: str) -> str:
-    """The file name bfcl-eval uses for a category."""
-    return f"BFCL_v4_{category}.json"
-
-
-def write_bfcl(
-    folder: Path, per_category: Mapping[str, Sequence[tuple[dict[str, Any], dict[str, Any]]]]
-) -> dict[str, str]:
-    """Write question and possible-answer files; returns file paths per category."""
-    (folder / "possible_answer").mkdir(parents=True, exist_ok=True)
-    written = {}
-    for category, pairs in sorted(per_category.items()):
-        name = bfcl_file_name(category)
-        _write_jsonl(folder / name, (question for question, _ in pairs))
-        _write_jsonl(folder / "possible_answer" / name, (answer for _, answer in pairs))
-        written[category] = str(folder / name)
-    return written
-
-
-def _write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
-    count = 0
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
-    return count
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Every row of a JSONL file."""
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-# ---------------------------------------------------------------------- training formats
 
 
 def _tools(dialogue: VerifiedDialogue, registry: ToolRegistry) -> list[Any]:
@@ -313,9 +208,6 @@ def split_at_assistant_turns(row: Mapping[str, Any]) -> list[dict[str, Any]]:
     return samples
 
 
-# ---------------------------------------------------------------------- parse back
-
-
 class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -343,7 +235,7 @@ def row_problems(row: Mapping[str, Any], layout: str) -> list[str]:
         return [f"does not parse: {str(exc)[:200]}"]
     problems = []
     roles = [m.role for m in parsed.messages]
-    if roles[-1] != "assistant" or "user" not in roles:
+    if not roles or roles[-1] != "assistant" or "user" not in roles:
         problems.append("must contain a user turn and end with the assistant")
     for message in parsed.messages:
         if message.role != "assistant":
@@ -399,7 +291,7 @@ def _sharegpt_problems(row: Mapping[str, Any]) -> list[str]:
 def write_rows(path: Path, rows: Sequence[Mapping[str, Any]]) -> int:
     """Write rows as JSONL."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return _write_jsonl(path, rows)
+    return write_jsonl(path, rows)
 
 
 def write_openai_parquet(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -449,3 +341,75 @@ def read_openai_parquet(path: Path) -> list[dict[str, Any]]:
         ]
         rows.append(row)
     return rows
+
+
+def file_layout(name: str) -> str:
+    """The layout of a written training file, from its name (`openai_per_turn.jsonl`)."""
+    return name.split(".", 1)[0].removesuffix("_per_turn")
+
+
+def judge_written(folder: Path, written: Mapping[str, int]) -> Verdict:
+    """Read every written file back and validate each row against its layout.
+
+    Args:
+        folder: Where the files were written.
+        written: File name -> rows written (JSONL files and the OpenAI Parquet file).
+    """
+    problems: Counter[str] = Counter()
+    read_back = 0
+    for name in written:
+        layout, path = file_layout(name), folder / name
+        if name.endswith(".parquet"):
+            rows = read_openai_parquet(path)
+        else:
+            rows = []
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if not line.strip():
+                    continue
+                try:
+                    rows.append(json.loads(line))
+                except ValueError:  # a truncated or garbled line
+                    problems[f"{name}: line is not JSON"] += 1
+        for row in rows:
+            read_back += 1
+            for problem in row_problems(row, layout):
+                problems[f"{name}: {problem}"] += 1
+    return SFT_CHECK.verdict(
+        not problems and read_back == sum(written.values()),
+        rows_written=sum(written.values()),
+        rows_read_back=read_back,
+        problems=dict(problems.most_common(10)),
+    )
+
+
+def export_sft(
+    dialogues: Sequence[VerifiedDialogue],
+    registry: ToolRegistry,
+    folder: Path,
+    split_turns: bool = False,
+) -> PhaseResult[dict[str, Any]]:
+    """Write every training layout of the curated dialogues under `folder`, and judge them."""
+    layouts = {
+        "funreason": [funreason_row(d, registry) for d in dialogues],
+        "openai": [openai_row(d, registry) for d in dialogues],
+        "sharegpt": [sharegpt_row(d, registry) for d in dialogues],
+    }
+    written: dict[str, int] = {}
+    for layout, rows in layouts.items():
+        written[f"{layout}.jsonl"] = write_rows(folder / f"{layout}.jsonl", rows)
+        if split_turns and layout != "sharegpt":
+            split = [s for row in rows for s in split_at_assistant_turns(row)]
+            name = f"{layout}_per_turn.jsonl"
+            written[name] = write_rows(folder / name, split)
+    write_openai_parquet(folder / "openai.parquet", layouts["openai"])
+    written["openai.parquet"] = len(layouts["openai"])
+    return PhaseResult(
+        value={"folder": str(folder), "files": written},
+        verdicts=[judge_written(folder, written)],
+        metrics={
+            "files": written,
+            "dagster/row_count": len(dialogues),
+            "error_tool_response_dialogues": sum(
+                1 for row in layouts["funreason"] if row["error_tool_response"]),
+        },
+    )

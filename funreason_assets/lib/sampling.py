@@ -1,0 +1,303 @@
+"""The sampling phase: a shard's ground-truth plans, their checks and statistics.
+
+The walk itself is `lib.sampler`. Here every plan is replayed from its initial config (calls
+return what was recorded, rounds end in the recorded state), its rounds are checked for their
+target and for producers that precede uses, and the shard is measured: how often each tool was
+a target, how many plans repeat another, and how far the directed sampler reaches compared
+with the random-walk baseline on the same seeds.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import networkx as nx
+from pydantic import BaseModel, ConfigDict, Field
+
+from funreason_assets.lib.checks import CheckSpec, PhaseResult, Picture, first_items
+from funreason_assets.lib.executor import ParsedCall, execute_call
+from funreason_assets.lib.figures import figure_png, pyplot
+from funreason_assets.lib.records import DialoguePlan
+from funreason_assets.lib.registry import ToolRegistry
+from funreason_assets.lib.sampler import PlanSampler, SamplerConfig
+from funreason_assets.lib.scenarios.generators import Scenario
+from funreason_assets.lib.state import state_digest
+
+REPLAY_CHECK = CheckSpec(
+    "plans_replay_deterministically",
+    "Every call replays to the same result and every round to the same state from the initial "
+    "config; only injected errors fail.",
+    blocking=True,
+)
+ROUNDS_CHECK = CheckSpec(
+    "rounds_well_formed",
+    "Every round contains its target; every tool-produced argument has an earlier producer.",
+    blocking=True,
+)
+COVERAGE_CHECK = CheckSpec(
+    "tool_coverage",
+    "Every tool of the shard's classes is a target at least the configured number of times.",
+    severity="warn",
+)
+DUPLICATES_CHECK = CheckSpec(
+    "duplicate_plans",
+    "Share of plans repeating the calls and arguments of another plan stays below the "
+    "threshold.",
+    severity="warn",
+)
+PLAN_CHECKS = (REPLAY_CHECK, ROUNDS_CHECK, COVERAGE_CHECK, DUPLICATES_CHECK)
+
+# Plans listed per failing check, and problems per plan: enough to diagnose a divergence.
+_LISTED_PLANS = 10
+_LISTED_PROBLEMS = 3
+
+
+class PlanCheckSettings(BaseModel):
+    """Thresholds of the checks on ground-truth plans."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_target_count: int = Field(
+        default=1, ge=0, description="Each tool of the shard's classes targeted this often."
+    )
+    max_duplicate_share: float = Field(default=0.02, ge=0, le=1)
+    compare_with_random_walk: bool = True
+
+
+def replay_problems(registry: ToolRegistry, plan: DialoguePlan) -> list[str]:
+    """Replay a plan from its initial config; list every divergence (empty when faithful).
+
+    Checks that every executed call returns the recorded status and output, that each round
+    ends in the recorded state digest, and that only injected errors are failures.
+    """
+    problems: list[str] = []
+    environment = registry.environment(
+        plan.involved_classes, plan.initial_config, plan.long_context
+    )
+    for planned in plan.rounds:
+        for call in planned.calls:
+            if call.injected_error:
+                continue
+            outcome = execute_call(
+                environment, ParsedCall(call.tool, (), call.argument_values())
+            )
+            if not outcome.ok:
+                problems.append(f"round {planned.index} call {call.index}: {outcome.error}")
+            elif outcome.output != call.output:  # the executor's output is JSON-able already
+                problems.append(f"round {planned.index} call {call.index}: output differs")
+        digest = environment.digest()
+        if digest != planned.state_digest_after:
+            problems.append(f"round {planned.index}: state digest {digest} != recorded")
+    return problems
+
+
+def structure_problems(plan: DialoguePlan) -> list[str]:
+    """Round-level rules: target present, producers precede uses, failures only injected."""
+    problems = []
+    for planned in plan.rounds:
+        if not any(c.tool == planned.target and not c.injected_error for c in planned.calls):
+            problems.append(f"round {planned.index}: target {planned.target} missing")
+        for call in planned.calls:
+            if call.status != "ok" and not call.injected_error:
+                problems.append(f"round {planned.index} call {call.index}: status {call.status}")
+            for argument in call.arguments:
+                if argument.provenance != "output":
+                    continue
+                position = argument.source.split(":", 1)[0]
+                producer_round, producer_call = (int(part) for part in position.split("."))
+                earlier = producer_round < planned.index or (
+                    producer_round == planned.index and producer_call < call.index
+                )
+                if not earlier:
+                    problems.append(
+                        f"round {planned.index} call {call.index}: argument {argument.name} "
+                        f"uses {position}, which is not earlier"
+                    )
+    return problems
+
+
+def plan_fingerprint(plan: DialoguePlan) -> str:
+    """Identity of a plan's calls and arguments (for duplicate detection)."""
+    return state_digest(
+        [[call.call for call in planned.executed_calls()] for planned in plan.rounds]
+    )
+
+
+def _histogram(values: Iterable[int]) -> dict[str, int]:
+    counts = Counter(values)
+    return {str(key): counts[key] for key in sorted(counts)}
+
+
+def plan_distributions(plans: Sequence[DialoguePlan]) -> dict[str, Any]:
+    """Rounds per dialogue, calls per round, dependency depth and variants."""
+    rounds = [planned for plan in plans for planned in plan.rounds]
+    return {
+        "dialogues": len(plans),
+        "rounds": len(rounds),
+        "rounds_per_dialogue": _histogram(len(plan.rounds) for plan in plans),
+        "calls_per_round": _histogram(len(planned.executed_calls()) for planned in rounds),
+        "dependency_depth": _histogram(planned.dependency_depth for planned in rounds),
+        "variants": dict(Counter(planned.variant for planned in rounds).most_common()),
+        "long_context_dialogues": sum(1 for plan in plans if plan.long_context),
+    }
+
+
+def coverage(plans: Sequence[DialoguePlan], tools: Sequence[str]) -> dict[str, Any]:
+    """Share of the given tools ever reached, and mean dependency depth per round."""
+    reached = {
+        call.tool
+        for plan in plans
+        for planned in plan.rounds
+        for call in planned.executed_calls()
+    }
+    rounds = [planned for plan in plans for planned in plan.rounds]
+    depth = [planned.dependency_depth for planned in rounds]
+    universe = set(tools)
+    return {
+        "tools": len(universe),
+        "tools_reached": len(reached & universe),
+        "share_reached": round(len(reached & universe) / len(universe), 4) if universe else 0.0,
+        "mean_depth": round(sum(depth) / len(depth), 3) if depth else 0.0,
+        "share_rounds_depth_2_plus": (
+            round(sum(1 for d in depth if d >= 2) / len(depth), 4) if depth else 0.0
+        ),
+        "dialogues": len(plans),
+    }
+
+
+def target_counts(plans: Sequence[DialoguePlan]) -> Counter[str]:
+    """How often each tool was a round's target."""
+    return Counter(planned.target for plan in plans for planned in plan.rounds)
+
+
+def duplicate_share(plans: Sequence[DialoguePlan]) -> tuple[float, int]:
+    """Share and count of plans whose calls and arguments repeat an earlier plan."""
+    seen: set[str] = set()
+    duplicates = 0
+    for plan in plans:
+        fingerprint = plan_fingerprint(plan)
+        if fingerprint in seen:
+            duplicates += 1
+        seen.add(fingerprint)
+    return (duplicates / len(plans) if plans else 0.0), duplicates
+
+
+def coverage_figure(directed: dict[str, Any], random_walk: dict[str, Any]) -> Any:
+    """Bar chart comparing the directed sampler with the random-walk baseline."""
+    plt = pyplot()
+    metrics = ["share_reached", "mean_depth", "share_rounds_depth_2_plus"]
+    labels = ["share of tools reached", "mean dependency depth", "rounds with depth >= 2"]
+    figure, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    for axis, metric, label in zip(axes, metrics, labels, strict=True):
+        values = [directed[metric], random_walk[metric]]
+        bars = axis.bar(["directed", "random walk"], values, color=["#1f77b4", "#999999"])
+        axis.bar_label(bars, fmt="%.2f", fontsize=8)
+        axis.set_title(label, fontsize=9)
+    figure.suptitle("Directed sampler vs random-walk baseline (same seeds)", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def _problems_per_plan(found: Iterable[tuple[str, list[str]]]) -> dict[str, list[str]]:
+    """The first problems of every plan that has any, by plan id."""
+    return {plan_id: problems[:_LISTED_PROBLEMS] for plan_id, problems in found if problems}
+
+
+def judge_plans(
+    registry: ToolRegistry,
+    plans: list[DialoguePlan],
+    shard_tools: Sequence[str],
+    checks: PlanCheckSettings,
+) -> PhaseResult[list[DialoguePlan]]:
+    """The plans with their check verdicts, distributions and coverage of the shard's tools."""
+    replay = _problems_per_plan((plan.plan_id, replay_problems(registry, plan)) for plan in plans)
+    structure = _problems_per_plan((plan.plan_id, structure_problems(plan)) for plan in plans)
+    targets = target_counts(plans)
+    floor = checks.min_target_count
+    under_target = sorted(tool for tool in shard_tools if targets[tool] < floor)
+    dup_share, dup_count = duplicate_share(plans)
+    return PhaseResult(
+        value=plans,
+        verdicts=[
+            REPLAY_CHECK.verdict(
+                not replay, plans=len(plans), diverging=first_items(replay, _LISTED_PLANS)
+            ),
+            ROUNDS_CHECK.verdict(
+                not structure, plans=len(plans), problems=first_items(structure, _LISTED_PLANS)
+            ),
+            COVERAGE_CHECK.verdict(
+                not under_target,
+                tools=len(shard_tools),
+                min_target_count=floor,
+                below=under_target,
+                targeted=len([t for t in shard_tools if targets[t] >= floor]),
+            ),
+            DUPLICATES_CHECK.verdict(
+                dup_share <= checks.max_duplicate_share,
+                duplicates=dup_count,
+                share=round(dup_share, 4),
+                threshold=checks.max_duplicate_share,
+            ),
+        ],
+        metrics={
+            "distributions": plan_distributions(plans),
+            "coverage_directed": coverage(plans, shard_tools),
+        },
+    )
+
+
+def sample_plans(
+    sampler: PlanSampler, scenarios: Sequence[Scenario], shard: str
+) -> list[DialoguePlan]:
+    """Run the sampler over a shard's scenarios (dropped dialogues are counted by the sampler)."""
+    plans = []
+    for scenario in scenarios:
+        plan = sampler.sample(
+            scenario.scenario_id,
+            scenario.seed,
+            scenario.involved_classes,
+            scenario.initial_config,
+            shard=shard,
+        )
+        if plan is not None:
+            plans.append(plan)
+    return plans
+
+
+def sample_shard(
+    registry: ToolRegistry,
+    graph: nx.DiGraph,
+    scenarios: Sequence[Scenario],
+    shard: str,
+    config: SamplerConfig,
+    checks: PlanCheckSettings,
+) -> PhaseResult[list[DialoguePlan]]:
+    """Sample one plan per scenario, judge the plans, and compare with the random walk."""
+    sampler = PlanSampler(registry, graph, config)
+    plans = sample_plans(sampler, scenarios, shard)
+    shard_classes = sorted({name for s in scenarios for name in s.involved_classes})
+    shard_tools = [tool.name for tool in registry.tools(shard_classes)]
+    result = judge_plans(registry, plans, shard_tools, checks)
+    result.metrics = {
+        "dialogues_attempted": sampler.stats.dialogues_attempted,
+        "dialogues_dropped": dict(sampler.stats.dropped),
+        "round_retries": dict(sampler.stats.rounds_failed),
+        **result.metrics,
+    }
+    if checks.compare_with_random_walk:
+        baseline = PlanSampler(
+            registry, graph, config.model_copy(update={"strategy": "random_walk"})
+        )
+        random_walk = coverage(sample_plans(baseline, scenarios, shard), shard_tools)
+        directed = result.metrics["coverage_directed"]
+        result.metrics["coverage_random_walk"] = random_walk
+        result.tables["coverage_comparison"] = [
+            {"sampler": name, **{k: v for k, v in values.items() if k != "tools"}}
+            for name, values in (("directed", directed), ("random walk", random_walk))
+        ]
+        result.pictures["coverage_picture"] = Picture(
+            "directed vs random walk", figure_png(coverage_figure(directed, random_walk), dpi=90)
+        )
+    return result
