@@ -12,10 +12,29 @@ from typing import Any
 
 import dagster as dg
 
-from funreason_assets.defs.metadata import markdown_table
 from funreason_assets.lib.checks import CheckSpec, PhaseResult, Verdict, missing_verdicts
 
 _SEVERITY = {"error": dg.AssetCheckSeverity.ERROR, "warn": dg.AssetCheckSeverity.WARN}
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], limit: int = 20) -> str:
+    """A small markdown table of the first rows (cells escaped, long cells cut)."""
+    if not rows:
+        return "_empty_"
+    columns = list(rows[0])
+
+    def cell(value: Any) -> str:
+        text = str(value).replace("|", "\\|").replace("\n", " ")
+        return text if len(text) <= 80 else text[:77] + "..."
+
+    lines = [
+        "| " + " | ".join(columns) + " |",
+        "| " + " | ".join("---" for _ in columns) + " |",
+    ]
+    lines.extend(
+        "| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows[:limit]
+    )
+    return "\n".join(lines)
 
 
 def asset_check_specs(asset: str, specs: Sequence[CheckSpec]) -> list[dg.AssetCheckSpec]:
@@ -33,7 +52,7 @@ def check_result(verdict: Verdict) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         check_name=verdict.name,
         passed=verdict.passed,
-        severity=_SEVERITY[verdict.spec.severity],
+        severity=_SEVERITY[verdict.severity],
         metadata=dict(verdict.metadata),
     )
 

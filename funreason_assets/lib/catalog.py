@@ -46,6 +46,7 @@ class ToolRecord(BaseModel):
     returns: dict[str, Any]
     required: list[str]
     parameter_count: int
+    value_types: dict[str, dict[str, str]] = {}
     bfcl_doc: dict[str, Any]
 
 
@@ -61,6 +62,10 @@ def catalog_records(registry: ToolRegistry) -> list[ToolRecord]:
             returns=tool.returns,
             required=list(tool.required),
             parameter_count=len(tool.parameters.get("properties", {})),
+            value_types={
+                name: {"type": typed.value_type, "reason": typed.reason}
+                for name, typed in registry.value_types()[tool.name].items()
+            },
             bfcl_doc=tool.bfcl_doc,
         )
         for env_class in registry.classes.values()

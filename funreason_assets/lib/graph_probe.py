@@ -27,12 +27,16 @@ from typing import Any
 import networkx as nx
 
 from funreason_assets.lib.binding import (
+    ENUM_LIKE_TYPES,
+    IDENTITY_TYPES,
     ArgumentBinder,
+    UnbindableError,
     ValueSource,
     is_generic_field,
     output_sources,
     param_profiles,
     plain_arguments,
+    state_content,
     state_sources,
     tokens,
 )
@@ -40,7 +44,9 @@ from funreason_assets.lib.environments import Environment
 from funreason_assets.lib.executor import ParsedCall, execute_call, format_call
 from funreason_assets.lib.literals import merged_literal_domains
 from funreason_assets.lib.registry import ToolRegistry
+from funreason_assets.lib.state import state_digest
 from funreason_assets.lib.tools import ToolSpec
+from funreason_assets.lib.value_types import value_type
 
 EDGE_KINDS = ("data_flow", "state")
 
@@ -117,8 +123,10 @@ class GraphBuilder:
             )
         self._groups: dict[str, list[frozenset[str]]] = defaultdict(list)
         self._data_sources: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-        self._state_changes: Counter[str] = Counter()
+        # Successful calls per tool, and those that changed the state themselves (a call that
+        # only succeeds after a login still reads, it does not write).
         self._calls_ok: Counter[str] = Counter()
+        self._state_changes: Counter[str] = Counter()
         self.literals = merged_literal_domains(
             env_class.cls for env_class in registry.classes.values()
         )
@@ -197,6 +205,7 @@ class _ScenarioProbe:
         self.config = builder.config
         self.binder = ArgumentBinder(
             random.Random(f"{self.config.seed}:{scenario.label}"),
+            builder.registry,
             optional_rate=0.2,
             literals=builder.literals,
         )
@@ -206,6 +215,8 @@ class _ScenarioProbe:
         self.fresh = self.environment.snapshot()
         self.fresh_digest = self.environment.digest()
         self.successes: dict[str, list[_Success]] = defaultdict(list)
+        # Digest of the state the last successful attempt started from.
+        self._digest_before = self.fresh_digest
 
     def _known_outputs(self) -> list[ValueSource]:
         calls = [
@@ -219,28 +230,43 @@ class _ScenarioProbe:
         self, tool: ToolSpec, before: Any, outputs: Sequence[ValueSource], attempts: int
     ) -> tuple[dict[str, Any], Any] | None:
         environment = self.environment
-        for _ in range(attempts):
+        for attempt in range(attempts):
             environment.restore(before)
-            state = state_sources(environment.state())
-            arguments = plain_arguments(self.binder.bind(tool, outputs, state))
+            current = environment.state()
+            try:
+                bound = self.binder.bind(
+                    tool,
+                    outputs,
+                    state_sources(current),
+                    content=lambda: state_content(current.get(tool.class_name, {})),
+                    attempt=attempt,
+                )
+            except UnbindableError:
+                continue
+            arguments = plain_arguments(bound)
             outcome = execute_call(environment, ParsedCall(tool.name, (), arguments))
             if outcome.ok:
+                self._digest_before = state_digest(current)
                 return arguments, outcome.output
         return None
 
     def _record(
         self, tool: ToolSpec, before: Any, arguments: dict[str, Any], output: Any, prefix=()
     ) -> _Success:
+        digest = self.environment.digest()
         success = _Success(
             tool,
             arguments,
             output,
-            self.environment.digest() != self.fresh_digest,
+            digest != self.fresh_digest,
             before,
             self.environment.snapshot(),
             tuple(prefix),
         )
         self.successes[tool.name].append(success)
+        self.builder._calls_ok[tool.name] += 1
+        if digest != self._digest_before:
+            self.builder._state_changes[tool.name] += 1
         return success
 
     def _fresh_pass(self, tools: Sequence[ToolSpec], outputs: Sequence[ValueSource]) -> None:
@@ -268,9 +294,6 @@ class _ScenarioProbe:
             node = graph.nodes[tool.name]
             if self.successes[tool.name]:
                 node["probes_succeeded"] += 1
-                self.builder._calls_ok[tool.name] += 1
-                if any(s.state_changed for s in self.successes[tool.name]):
-                    self.builder._state_changes[tool.name] += 1
             else:
                 node["probes_failed_fresh"] += 1
         self._probe_state(failing)
@@ -414,6 +437,21 @@ class _ScenarioProbe:
             builder._groups[target.name].append(frozenset({second.tool.name}))
             return
 
+    def _chosen_by_user(self, tool: ToolSpec, parameter: str) -> bool:
+        """Whether a parameter's value is one the user makes up (an amount, a date, a text).
+
+        Such a value is not produced by a tool even when an earlier output happens to hold a
+        number that works (an order's share count is no amount to withdraw): no data flow.
+        Values from a documented set (zipcodes, airports), ids and who someone is (a user's name
+        as `list_users` lists it) can be produced.
+        """
+        kind = self.builder.registry.value_type(tool.name, parameter)
+        return (
+            value_type(kind).provide is not None
+            and kind not in ENUM_LIKE_TYPES
+            and kind not in IDENTITY_TYPES
+        )
+
     def _probe_data_flow(self) -> None:
         """Confirm that a produced value, and not just any value, makes a call succeed."""
         produced: dict[Any, list[tuple[str, str]]] = defaultdict(list)
@@ -431,6 +469,8 @@ class _ScenarioProbe:
             for success in self.successes[consumer.name]:
                 for profile in param_profiles(consumer):
                     if profile.schema.get("enum") or profile.name not in success.arguments:
+                        continue
+                    if self._chosen_by_user(consumer, profile.name):
                         continue
                     value = success.arguments[profile.name]
                     if isinstance(value, bool) or not isinstance(value, str | int):

@@ -12,14 +12,14 @@ import copy
 import importlib
 import inspect
 import json
-import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from funreason_assets.lib.tools import (
     ToolDocError,
@@ -71,7 +71,8 @@ class ClassEntry(BaseModel):
     stateless: bool = Field(default=False, description="True if the class has no scenario state.")
     scenario_generator: str | None = Field(
         default=None,
-        description="Import path `module:function` of `(random.Random) -> dict` initial configs.",
+        description="Import path `module:function` of `(random.Random) -> dict` initial configs; "
+        "a function with a second `persona` parameter also gets the scenario's persona (a dict).",
     )
 
 
@@ -86,6 +87,20 @@ class PackEntry(BaseModel):
     include: list[str] | None = Field(
         default=None, description="Restrict the built-in pack to these class names."
     )
+    parameter_types: dict[str, str] = Field(
+        default_factory=dict,
+        description="`tool.parameter: value type` overrides of the inferred semantic types "
+        "(see lib/value_types.py for the vocabulary).",
+    )
+
+    @model_validator(mode="after")
+    def _has_classes(self) -> PackEntry:
+        if self.builtin is None and not self.classes:
+            raise PydanticCustomError(
+                "empty_pack", "pack {name} names no classes: set `builtin` or `classes`",
+                {"name": repr(self.name)},
+            )
+        return self
 
 
 class PackConfig(BaseModel):
@@ -94,6 +109,17 @@ class PackConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     packs: list[PackEntry]
+
+    @field_validator("packs")
+    @classmethod
+    def _not_empty(cls, packs: list[PackEntry]) -> list[PackEntry]:
+        if not packs:
+            raise PydanticCustomError(
+                "no_packs",
+                "no environment pack is configured; list at least one (the built-in one is "
+                "`- name: bfcl_v3` with `builtin: bfcl_v3`)",
+            )
+        return packs
 
 
 @dataclass
@@ -105,7 +131,8 @@ class EnvironmentClass:
     cls: type
     tools: dict[str, ToolSpec]
     stateless: bool
-    scenario_generator: Callable[[random.Random], dict] | None = None
+    # `(rng) -> dict`, or `(rng, persona dict) -> dict` (see scenario_sources.pack_generator).
+    scenario_generator: Callable[..., dict] | None = None
     source: str = ""
     mutable_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
 

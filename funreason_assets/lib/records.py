@@ -50,8 +50,13 @@ class Argument(BaseModel):
         value: The value passed.
         provenance: `literal` (a value the user can state), `output` (produced by an earlier
             call of the dialogue), or `state` (an entity present in the environment).
-        source: For `output`: `<round>.<call>:<field path>`; for `state`: the state path; for
-            `literal`: how it was chosen (`enum`, `mined`, `default`, `typed`).
+        source: For `output`: `<round>.<call>:<field path>`; for `state`: the state path (a
+            search term drawn from a text ends in `.<text>`); for `literal`: how it was chosen
+            (`enum`: the documented set; `mined`: a value the tool's code names; `default`:
+            the schema's default; `provider`: made fresh by the value type's provider;
+            `typed`: the type-based fallback of plans made before semantic types).
+        value_type: The parameter's semantic value type (`lib.value_types`); empty in plans
+            made before semantic types.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -60,6 +65,7 @@ class Argument(BaseModel):
     value: Any
     provenance: ArgumentProvenance
     source: str = ""
+    value_type: str = ""
 
 
 class ExecutedCall(BaseModel):
@@ -128,6 +134,11 @@ class DialoguePlan(BaseModel):
     long_context: bool
     rounds: list[PlannedRound]
     graph_fingerprint: str
+    persona: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The scenario's persona (`Persona.model_dump()`): the user the query "
+        "writer speaks for; empty in plans made before plans carried it",
+    )
 
 
 # ---------------------------------------------------------------------- Phase II
@@ -198,6 +209,14 @@ class HardQuery(BaseModel):
     omitted: dict[str, Any] | None = Field(
         default=None, description="Missing parameter: {name: value} the query leaves out"
     )
+    inferable: dict[str, str] | None = Field(
+        default=None,
+        description="Inputs the query leaves for the model to infer: {name: reason} (an earlier "
+        "turn stated it, or the state maps what the query says to it)",
+    )
+    judge: dict[str, Any] | None = Field(
+        default=None, description="The judge's scores (naturalness, faithfulness 1-5, reason)"
+    )
     generator: str
     prompt_version: str
     model_calls: int = Field(
@@ -265,6 +284,10 @@ class ReasonedTurn(BaseModel):
     )
     tools_hidden: list[str] = Field(default_factory=list)
     error_tool_response: bool = False
+    judge: dict[str, Any] | None = Field(
+        default=None,
+        description="The judge's scores of the reply (naturalness, faithfulness 1-5, reason)",
+    )
 
 
 class ReasoningChain(BaseModel):

@@ -7,13 +7,21 @@ state-aware: a prerequisite group is met when one of its tools was called in thi
 when the current state already satisfies it (the call succeeds). Every call is executed for
 real; the executed trace is the ground truth.
 
+A call enters the ground truth only if it does something: the walk rejects (rolls back and
+re-binds, or tries another tool) a call whose real result reports a failure, a state-changing
+call that left its class's state as it was (a login into an open session, a follow of a
+followed user), and most searches that find nothing. Logins and logouts are called only as a
+round's target or as a prerequisite the target needs, never as filler.
+
 The random-walk baseline the paper argues against (random legal calls, no target) runs on the
 same seeds behind `SamplerConfig.strategy` so the two can be compared.
 """
 
 from __future__ import annotations
 
+import functools
 import random
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,10 +34,13 @@ from funreason_assets.lib.binding import (
     ArgumentBinder,
     BoundValue,
     SourcePool,
+    StateContent,
     UnbindableError,
     class_sources,
     output_sources,
+    state_content,
 )
+from funreason_assets.lib.digests import canonical_json
 from funreason_assets.lib.environments import Environment, EnvironmentSnapshot
 from funreason_assets.lib.executor import ParsedCall, execute_call, format_call
 from funreason_assets.lib.literals import LiteralDomains, merged_literal_domains
@@ -46,6 +57,26 @@ from funreason_assets.lib.registry import ToolRegistry
 # Candidate values taken from one class's state: enough variety for binding, and a bound on
 # the walk over long-context states (thousands of files and records).
 STATE_SOURCE_LIMIT = 600
+
+# Tools that open or close a session: called only as a target or a needed prerequisite.
+_AUTH_TOOL = re.compile(r"login|logout|authenticat|sign_?in|sign_?out")
+_LOGOUT_TOOL = re.compile(r"logout|sign_?out")
+# Their weight as a round's target, relative to other tools, and the weight of a target that
+# needs a login first, and nothing else or more.
+_AUTH_TARGET_WEIGHT = 0.1
+_LOGIN_ONLY_WEIGHT = 0.1
+_LOGIN_GATED_WEIGHT = 0.6
+# Share of directed rounds whose target takes produced values from earlier outputs only.
+_PRODUCED_SHARE = 0.5
+# Result texts of a failure that the tool reports as a plain value, not as an `error` field.
+_FAILURE_TEXT = re.compile(
+    r"^error\b|\bnot found\b|\bno such\b|\bnot authenticated\b|\bnot logged in\b|"
+    r"\bno user is currently\b|^already\b|\binvalid\b|\bfailed\b|^unknown$|\bcannot\b|"
+    r"\binsufficient\b|\bunsupported\b|\bdoes not exist\b",
+    re.IGNORECASE,
+)
+# Result fields that report an outcome (free text such as a tweet's content is not one).
+_OUTCOME_FIELD = re.compile(r"status|result|symbol|airport|error|failure|success")
 
 INJECTED_ERRORS = (
     "Service temporarily unavailable. Please retry the request.",
@@ -113,6 +144,7 @@ class GraphIndex:
     depth: dict[str, int]
     read_only: frozenset[str] = frozenset()
     _distances: dict[str, dict[str, int]] = field(default_factory=dict)
+    _requirements: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, graph: nx.DiGraph) -> GraphIndex:
@@ -140,9 +172,73 @@ class GraphIndex:
             self._distances[target] = cached
         return cached
 
+    def requirements(self, target: str) -> frozenset[str]:
+        """Tools the target needs, transitively: its prerequisites and its data sources.
+
+        Narrower than the graph's ancestors, which also hold tools that merely can feed a
+        value (a login is an ancestor of `get_stock_info` through `place_order`).
+        """
+        cached = self._requirements.get(target)
+        if cached is None:
+            found: set[str] = set()
+            frontier = [target]
+            while frontier:
+                tool = frontier.pop()
+                direct = {name for group in self.prerequisites.get(tool, ()) for name in group}
+                producers = self.graph.nodes[tool].get("data_sources", {}).values()
+                direct.update(name for names in producers for name in names)
+                frontier.extend(sorted(direct - found - {target}))
+                found |= direct
+            cached = self._requirements[target] = frozenset(found)
+        return cached
+
     def _dependency_depth(self, target: str) -> int:
         distances = self.distances(target)
         return max(distances.values(), default=0)
+
+
+@functools.lru_cache(maxsize=4096)
+def is_auth_tool(tool: str) -> bool:
+    """Whether a tool logs in, logs out or authenticates (not a login-status query)."""
+    return bool(_AUTH_TOOL.search(tool.lower())) and "status" not in tool.lower()
+
+
+def result_problem(tool: str, output: Any) -> str | None:
+    """Why a call's real result reports a failure the tool did not flag as an error, if it does.
+
+    BFCL tools answer some failures with a plain value: `{"login_status": False}`, `{"symbol":
+    "Stock not found"}`, `["Error: User not authenticated..."]`, a list holding an error
+    record. Login-status queries answer False legitimately.
+    """
+    if isinstance(output, dict):
+        fields: Any = output.items()
+    elif isinstance(output, list):
+        fields = enumerate(output)
+    else:
+        return None
+    for key, value in fields:
+        if isinstance(value, dict) and "error" in value:
+            return f"{key}: {value['error']}"
+        outcome = isinstance(key, int) or bool(_OUTCOME_FIELD.search(str(key).lower()))
+        if not outcome:
+            continue
+        if isinstance(value, str) and len(value) <= 200 and _FAILURE_TEXT.search(value.strip()):
+            return f"{key}: {value}"
+        if "fail" in str(key).lower() and value:
+            return f"{key}: {value}"
+        if value is False and "status" not in tool.lower():
+            return f"{key} is false"
+    return None
+
+
+def found_nothing(output: Any) -> bool:
+    """Whether a search's result is empty (an empty list, or only empty lists in a record)."""
+    if isinstance(output, list):
+        return not output
+    if isinstance(output, dict):
+        lists = [value for value in output.values() if isinstance(value, list)]
+        return bool(lists) and not any(lists)
+    return False
 
 
 def _argument(name: str, bound: BoundValue, call_positions: Mapping[int, str]) -> Argument:
@@ -154,11 +250,16 @@ def _argument(name: str, bound: BoundValue, call_positions: Mapping[int, str]) -
             value=bound.value,
             provenance="output",
             source=f"{call_positions[int(index)]}:{path}",
+            value_type=bound.value_type,
         )
     if bound.provenance == "state":
-        return Argument(name=name, value=bound.value, provenance="state", source=bound.source)
+        return Argument(
+            name=name, value=bound.value, provenance="state", source=bound.source,
+            value_type=bound.value_type,
+        )
     return Argument(
-        name=name, value=bound.value, provenance="literal", source=bound.source or "typed"
+        name=name, value=bound.value, provenance="literal", source=bound.source or "provider",
+        value_type=bound.value_type,
     )
 
 
@@ -189,6 +290,9 @@ class PlanSampler:
             )
         self.literals = literals
         self.stats = SamplerStats()
+        # Validators' verdicts, shared by the dialogues' binders (a value's verdict for a
+        # parameter never changes).
+        self.verdicts: dict[Any, dict[Any, bool]] = {}
         self.graph_fingerprint = str(graph.graph.get("registry_fingerprint", ""))
 
     # ------------------------------------------------------------------ dialogue level
@@ -200,15 +304,25 @@ class PlanSampler:
         involved_classes: Sequence[str],
         initial_config: Mapping[str, Any],
         shard: str = "",
+        persona: Mapping[str, Any] | None = None,
     ) -> DialoguePlan | None:
-        """Sample one dialogue plan, or None if it cannot reach the minimum number of rounds."""
+        """Sample one dialogue plan, or None if it cannot reach the minimum number of rounds.
+
+        Args:
+            scenario_id: The scenario's id.
+            seed: The scenario's seed (the walk's generator is seeded from it).
+            involved_classes: The classes of the dialogue.
+            initial_config: The classes' initial state.
+            shard: The shard the plan belongs to.
+            persona: The scenario's persona: the user the values made up for them belong to.
+        """
         config = self.config
         rng = random.Random(f"plan:{config.strategy}:{seed}")
         self.stats.dialogues_attempted += 1
         category = self._category(rng)
         long_context = category == "long_context"
         environment = self.registry.environment(involved_classes, initial_config, long_context)
-        walk = _DialogueWalk(self, environment, rng)
+        walk = _DialogueWalk(self, environment, rng, persona or {})
         n_rounds = rng.randint(config.min_rounds, config.max_rounds)
         for round_index in range(n_rounds):
             planned = walk.next_round(round_index)
@@ -233,6 +347,7 @@ class PlanSampler:
             long_context=long_context,
             rounds=rounds,
             graph_fingerprint=self.graph_fingerprint,
+            persona=dict(persona or {}),
         )
 
     def _category(self, rng: random.Random) -> str:
@@ -279,10 +394,38 @@ class PlanSampler:
 
     # ------------------------------------------------------------------ target choice
 
+    def _session_weight(self, tool: str, logged_out: frozenset[str]) -> float:
+        """A target's weight factor for the closed sessions it needs opened.
+
+        A target that needs only a login makes a round of a login and one call: it is chosen
+        much less often, so logins stay a small share of the data. A target with a longer
+        chain behind its login (a card to register, then its balance) loses less weight.
+        """
+        if not logged_out:
+            return 1.0
+        requirements = self.index.requirements(tool)
+        if not logged_out & requirements:
+            return 1.0
+        if all(is_auth_tool(name) for name in requirements):
+            return _LOGIN_ONLY_WEIGHT
+        return _LOGIN_GATED_WEIGHT
+
     def choose_target(
-        self, tools: Sequence[str], rng: random.Random, exclude: set[str]
+        self,
+        tools: Sequence[str],
+        rng: random.Random,
+        exclude: set[str],
+        logged_out: frozenset[str] = frozenset(),
     ) -> str | None:
-        """Weighted choice favouring rarely-targeted and deeply-dependent tools."""
+        """Weighted choice favouring rarely-targeted and deeply-dependent tools.
+
+        Args:
+            tools: The dialogue's tools.
+            rng: The walk's generator.
+            exclude: Tools already tried this round.
+            logged_out: Login tools whose session is closed now: targets that need one of
+                them are chosen less often, so logins stay a small share of the calls.
+        """
         candidates = [tool for tool in tools if tool not in exclude]
         if not candidates:
             return None
@@ -292,9 +435,12 @@ class PlanSampler:
         failures = self.stats.target_failures
         # Quotas: rarely-targeted tools first; deep ones oversampled; tools that keep failing
         # to be reached from these states lose weight so they do not eat the budget.
+        # Sessions are a means, not a goal: logins and logouts are targeted less often.
         # `get` rather than indexing: a Counter answers a missing key through a Python call.
         weights = [
             (1.0 + bonus * depth.get(tool, 0))
+            * (_AUTH_TARGET_WEIGHT if is_auth_tool(tool) else 1.0)
+            * self._session_weight(tool, logged_out)
             / ((1.0 + targets.get(tool, 0)) * (1.0 + 0.5 * failures.get(tool, 0)))
             for tool in candidates
         ]
@@ -320,19 +466,30 @@ def _inject_error(planned: PlannedRound, rng: random.Random) -> PlannedRound:
 class _DialogueWalk:
     """The state of one dialogue being sampled."""
 
-    def __init__(self, sampler: PlanSampler, environment: Environment, rng: random.Random):
+    def __init__(
+        self,
+        sampler: PlanSampler,
+        environment: Environment,
+        rng: random.Random,
+        persona: Mapping[str, Any],
+    ):
         self.sampler = sampler
         self.environment = environment
         self.rng = rng
-        self.binder = ArgumentBinder(rng, optional_rate=0.25, literals=sampler.literals)
+        self.binder = ArgumentBinder(
+            rng, sampler.registry, optional_rate=0.25, literals=sampler.literals,
+            persona=persona, verdicts=sampler.verdicts,
+        )
         self.tools = [tool.name for tool in environment.tools]
         self.called: set[str] = set()
         self.outputs: list[tuple[int, str, Any]] = []
         self.output_pool = SourcePool()
         self.positions: dict[int, str] = {}
         self.rounds: list[PlannedRound] = []
-        self._state_pool: SourcePool | None = None
         self._class_pools: dict[str, SourcePool] = {}
+        self._contents: dict[str, StateContent] = {}
+        # Whether each class's session is open, as its login-status query answers.
+        self._sessions: dict[str, bool] = {}
         # Per-class copies of the current state (pickled, and as digest text), valid until a
         # call of that class may have changed it: most calls touch one class, and a failed
         # call is rolled back to exactly the state these describe.
@@ -343,36 +500,55 @@ class _DialogueWalk:
             if sampler.registry.classes[name].stateless
         }
         self._read_only = sampler.index.read_only
+        # Each class's login-status query, which tells whether a login is needed.
+        self._status_tools: dict[str, str] = {}
+        for name in sorted(environment.methods):
+            if "login_status" in name:
+                self._status_tools.setdefault(environment.methods[name][1].class_name, name)
 
     # --------------------------------------------------------------- calls
 
-    def _state(self) -> SourcePool:
-        # The state's candidate values change only when a state-changing call succeeds or the
-        # environment is rolled back, so they are computed once per state version, per class:
-        # a call changes only its own class's state.
-        if self._state_pool is None:
-            pools = []
-            for class_name in self.environment.involved_classes:
-                if class_name in self._stateless:
-                    continue
-                pool = self._class_pools.get(class_name)
-                if pool is None:
-                    instance = self.environment.instances[class_name]
-                    public = {k: v for k, v in vars(instance).items() if not k.startswith("_")}
-                    pool = SourcePool(class_sources(class_name, public, STATE_SOURCE_LIMIT))
-                    self._class_pools[class_name] = pool
-                pools.append(pool)
-            self._state_pool = pools[0] if len(pools) == 1 else SourcePool.union(pools)
-        return self._state_pool
+    def _public_state(self, class_name: str) -> dict[str, Any]:
+        instance = self.environment.instances[class_name]
+        return {k: v for k, v in vars(instance).items() if not k.startswith("_")}
+
+    def _class_pool(self, class_name: str) -> SourcePool:
+        # A class's candidate values change only when one of its state-changing calls succeeds
+        # or the environment is rolled back, so they are computed once per state version.
+        # Arguments bind from the state of the tool's own class only: a ticket's creator is no
+        # trading account, a booking's card id is no OAuth client id.
+        pool = self._class_pools.get(class_name)
+        if pool is None:
+            pool = SourcePool(
+                class_sources(class_name, self._public_state(class_name), STATE_SOURCE_LIMIT)
+            )
+            self._class_pools[class_name] = pool
+        return pool
+
+    def _content(self, class_name: str) -> StateContent:
+        content = self._contents.get(class_name)
+        if content is None:
+            content = self._contents[class_name] = state_content(self._public_state(class_name))
+        return content
 
     def _invalidate(self, class_name: str) -> None:
-        self._state_pool = None
         self._class_pools.pop(class_name, None)
+        self._contents.pop(class_name, None)
+        self._sessions.pop(class_name, None)
 
     def _forget(self, class_name: str) -> None:
         """Drop the cached copies of a class whose state a call may have changed."""
         self._snapshots.pop(class_name, None)
         self._digest_texts.pop(class_name, None)
+
+    def _state_text(self, class_name: str) -> str:
+        """The canonical text of a class's state (the round digest's part), cached."""
+        text = self._digest_texts.get(class_name)
+        if text is None:
+            text = self._digest_texts[class_name] = canonical_json(
+                self.environment.class_state(class_name)
+            )
+        return text
 
     def _snapshot(self, class_names: Sequence[str]) -> EnvironmentSnapshot:
         parts = []
@@ -383,32 +559,61 @@ class _DialogueWalk:
             parts.append(part)
         return parts[0] if len(parts) == 1 else EnvironmentSnapshot.combine(parts)
 
-    def try_call(self, tool: str, round_index: int, calls: list[ExecutedCall]) -> bool:
-        """Bind and execute a tool (re-sampling on errors); record it on success."""
+    def try_call(
+        self,
+        tool: str,
+        round_index: int,
+        calls: list[ExecutedCall],
+        produced_only: bool = False,
+    ) -> bool:
+        """Bind and execute a tool (re-binding when a call fails or does nothing); record it.
+
+        A call is kept only if it succeeds, its result reports no failure, a state-changing
+        call changed its class's state, and a search found something (nine times in ten).
+        With `produced_only`, the values a tool produces (graph data sources) come from
+        earlier outputs only, not from the state.
+        """
         sampler = self.sampler
         spec = self.environment.methods[tool][1]
+        class_name = spec.class_name
         sourced = sampler.index.data_sources.get(tool, frozenset())
+        stateful = class_name not in self._stateless
         # A failing call may still change the state (BFCL's add_contact bumps its counter
-        # before it fails), and failed attempts are not part of the ground truth, so calls that
-        # can change state run against a snapshot they roll back to on failure.
+        # before it fails), and rejected attempts are not part of the ground truth, so calls
+        # that can change state run against a snapshot they roll back to.
         guard = (
-            self._snapshot([spec.class_name])
-            if tool not in self._read_only and spec.class_name not in self._stateless
-            else None
+            self._snapshot([class_name]) if tool not in self._read_only and stateful else None
         )
-        for _ in range(sampler.config.resamples):
+        before = self._state_text(class_name) if guard is not None else None
+        state = (lambda: self._class_pool(class_name)) if stateful else ()
+        content = (lambda: self._content(class_name)) if stateful else None
+        for attempt in range(sampler.config.resamples):
             try:
-                bound = self.binder.bind(spec, self.output_pool, self._state, sourced=sourced)
+                bound = self.binder.bind(
+                    spec, self.output_pool, state, sourced=sourced, content=content,
+                    attempt=attempt, produced_only=produced_only,
+                )
             except UnbindableError:
                 return False
             arguments = {name: value.value for name, value in bound.items()}
             outcome = execute_call(self.environment, ParsedCall(tool, (), arguments))
-            if not outcome.ok:
+            rejected = not outcome.ok or result_problem(tool, outcome.output) is not None
+            if not rejected and found_nothing(outcome.output) and any(
+                self.binder.typed(tool, name).searchable for name in bound
+            ):
+                # Searches find something, but not always: a miss is kept now and then.
+                rejected = self.rng.random() < 0.9
+            after = None
+            if not rejected and guard is not None:
+                after = canonical_json(self.environment.class_state(class_name))
+                # The class's state reads as before: the call did nothing.
+                rejected = after == before
+            if rejected:
                 if guard is not None:
                     # Back to the exact state the cached pools and copies were taken from.
                     self.environment.restore(guard)
                 else:
-                    self._forget(spec.class_name)
+                    self._forget(class_name)
                 continue
             global_index = len(self.outputs)
             position = f"{round_index}.{len(calls)}"
@@ -417,7 +622,7 @@ class _DialogueWalk:
                 ExecutedCall(
                     index=len(calls),
                     tool=tool,
-                    class_name=spec.class_name,
+                    class_name=class_name,
                     arguments=[
                         _argument(name, value, self.positions) for name, value in bound.items()
                     ],
@@ -431,11 +636,33 @@ class _DialogueWalk:
             self.called.add(tool)
             # Read-only is what graph probing observed; the copies that define the recorded
             # ground truth (snapshots, digests) do not rely on it.
-            self._forget(spec.class_name)
+            self._forget(class_name)
+            if after is not None:
+                self._digest_texts[class_name] = after
             if tool not in self._read_only:
-                self._invalidate(spec.class_name)
+                self._invalidate(class_name)
             return True
         return False
+
+    def _login_needed(self, tool: str) -> bool:
+        """Whether a login or authentication tool has work to do (its session is not open).
+
+        Logouts never are, as a step toward another target. A class without a login-status
+        query is taken at its graph's word (the tool is a prerequisite of the target).
+        """
+        if _LOGOUT_TOOL.search(tool.lower()):
+            return False
+        class_name = self.environment.methods[tool][1].class_name
+        status_tool = self._status_tools.get(class_name)
+        if status_tool is None:
+            return True
+        open_session = self._sessions.get(class_name)
+        if open_session is None:
+            outcome = execute_call(self.environment, ParsedCall(status_tool, (), {}))
+            open_session = self._sessions[class_name] = not outcome.ok or _any_true(
+                outcome.output
+            )
+        return not open_session
 
     # --------------------------------------------------------------- rounds
 
@@ -446,14 +673,19 @@ class _DialogueWalk:
         saved = (
             set(self.called), list(self.outputs), self.output_pool.copy(), dict(self.positions)
         )
-        saved_state = (dict(self._class_pools), self._state_pool, dict(self._digest_texts))
+        saved_state = (dict(self._class_pools), dict(self._contents), dict(self._digest_texts))
         tried: set[str] = set()
+        logged_out = frozenset(
+            tool for tool in self.tools
+            if is_auth_tool(tool) and not _LOGOUT_TOOL.search(tool.lower())
+            and self._login_needed(tool)
+        ) if config.strategy == "directed" else frozenset()
         for _ in range(config.target_retries):
             if config.strategy == "random_walk":
                 calls = self._random_round(round_index)
                 target = calls[-1].tool if calls else None
             else:
-                target = sampler.choose_target(self.tools, self.rng, tried)
+                target = sampler.choose_target(self.tools, self.rng, tried, logged_out)
                 if target is None:
                     break
                 tried.add(target)
@@ -469,7 +701,8 @@ class _DialogueWalk:
             self.environment.restore(snapshot)
             # Every class is back to the round's start: so are the copies describing it.
             self._snapshots = snapshot.parts()
-            self._class_pools, self._state_pool = dict(saved_state[0]), saved_state[1]
+            self._class_pools, self._contents = dict(saved_state[0]), dict(saved_state[1])
+            self._sessions = {}
             self._digest_texts = dict(saved_state[2])
             self.called, self.outputs, self.output_pool, self.positions = (
                 set(saved[0]), list(saved[1]), saved[2].copy(), dict(saved[3])
@@ -482,20 +715,28 @@ class _DialogueWalk:
         budget = rng.randint(config.min_calls, config.max_calls)
         calls: list[ExecutedCall] = []
         distances = self.sampler.index.distances(target)
+        requirements = self.sampler.index.requirements(target)
         uses: Counter[str] = Counter()
         reached = False
+        # In some rounds the target takes the values its producers make from their outputs
+        # only (the ticket id `create_ticket` returns, not one read off the state), so the
+        # walk reaches it through them, as the graph's data-flow edges say.
+        produced = rng.random() < _PRODUCED_SHARE
         while len(calls) < config.max_calls:
             if reached:
                 if len(calls) >= budget or rng.random() < config.tail_stop_probability:
                     break
-                pool = [tool for tool in self.tools if tool != target and uses.get(tool, 0) < 1]
+                pool = [
+                    tool for tool in self.tools
+                    if tool != target and uses.get(tool, 0) < 1 and not is_auth_tool(tool)
+                ]
                 rng.shuffle(pool)
                 if not any(self._use(tool, round_index, calls, uses) for tool in pool[:4]):
                     break
                 continue
             # Eq. 1 is state-aware: with prerequisites not yet called the state may still
             # satisfy them, and only the call itself can tell, so the target is tried first.
-            if self._use(target, round_index, calls, uses):
+            if self._use(target, round_index, calls, uses, produced):
                 reached = True
                 continue
             # Eq. 2: the legal tool nearest to the target (random tie-break).
@@ -506,7 +747,12 @@ class _DialogueWalk:
             ]
             rng.shuffle(candidates)
             candidates.sort(key=lambda tool: distances[tool])
-            if not any(self._use(tool, round_index, calls, uses) for tool in candidates[:6]):
+            if not any(
+                self._use(tool, round_index, calls, uses)
+                for tool in candidates[:6]
+                if not is_auth_tool(tool)
+                or (tool in requirements and self._login_needed(tool))
+            ):
                 return None
         return calls if reached else None
 
@@ -517,16 +763,23 @@ class _DialogueWalk:
         calls: list[ExecutedCall] = []
         uses: Counter[str] = Counter()
         failures = 0
+        # Every call of the baseline is filler: sessions are neither opened nor closed.
+        fillers = [tool for tool in self.tools if not is_auth_tool(tool)] or self.tools
         while len(calls) < budget and failures < 3 * budget:
-            tool = rng.choice(self.tools)
+            tool = rng.choice(fillers)
             if not self._use(tool, round_index, calls, uses):
                 failures += 1
         return calls or None
 
     def _use(
-        self, tool: str, round_index: int, calls: list[ExecutedCall], uses: Counter[str]
+        self,
+        tool: str,
+        round_index: int,
+        calls: list[ExecutedCall],
+        uses: Counter[str],
+        produced_only: bool = False,
     ) -> bool:
-        if self.try_call(tool, round_index, calls):
+        if self.try_call(tool, round_index, calls, produced_only):
             uses[tool] += 1
             return True
         return False
@@ -556,6 +809,16 @@ class _DialogueWalk:
             edges_followed=sorted(set(edges)),
             read_only=read_only,
         )
+
+
+def _any_true(output: Any) -> bool:
+    if output is True:
+        return True
+    if isinstance(output, dict):
+        return any(_any_true(value) for value in output.values())
+    if isinstance(output, list):
+        return any(_any_true(value) for value in output)
+    return False
 
 
 def _chain_depth(calls: Sequence[ExecutedCall], graph: nx.DiGraph) -> int:

@@ -23,6 +23,7 @@ from funreason_assets.lib.records import DialoguePlan
 from funreason_assets.lib.registry import ToolRegistry
 from funreason_assets.lib.sampler import PlanSampler, SamplerConfig
 from funreason_assets.lib.scenarios.generators import Scenario
+from funreason_assets.lib.semantic_gate import gate_metadata, measure_plans
 from funreason_assets.lib.state import state_digest
 
 REPLAY_CHECK = CheckSpec(
@@ -47,7 +48,14 @@ DUPLICATES_CHECK = CheckSpec(
     "threshold.",
     severity="warn",
 )
-PLAN_CHECKS = (REPLAY_CHECK, ROUNDS_CHECK, COVERAGE_CHECK, DUPLICATES_CHECK)
+MEANING_CHECK = CheckSpec(
+    "arguments_have_meaning",
+    "Every argument of every executed call is a plausible value of its parameter's semantic "
+    "type, and every identifier exists in the initial state or an earlier output; the share "
+    "of violating arguments stays within the threshold.",
+    blocking=True,
+)
+PLAN_CHECKS = (REPLAY_CHECK, ROUNDS_CHECK, COVERAGE_CHECK, DUPLICATES_CHECK, MEANING_CHECK)
 
 # Plans listed per failing check, and problems per plan: enough to diagnose a divergence.
 _LISTED_PLANS = 10
@@ -63,6 +71,13 @@ class PlanCheckSettings(BaseModel):
         default=1, ge=0, description="Each tool of the shard's classes targeted this often."
     )
     max_duplicate_share: float = Field(default=0.02, ge=0, le=1)
+    max_meaning_violation_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Share of arguments the semantic gate may reject (implausible for their "
+        "type, or identifiers that exist nowhere).",
+    )
     compare_with_random_walk: bool = True
 
 
@@ -218,6 +233,7 @@ def judge_plans(
     floor = checks.min_target_count
     under_target = sorted(tool for tool in shard_tools if targets[tool] < floor)
     dup_share, dup_count = duplicate_share(plans)
+    meaning = measure_plans(registry, plans)
     return PhaseResult(
         value=plans,
         verdicts=[
@@ -240,10 +256,15 @@ def judge_plans(
                 share=round(dup_share, 4),
                 threshold=checks.max_duplicate_share,
             ),
+            MEANING_CHECK.verdict(
+                meaning.violation_share <= checks.max_meaning_violation_share,
+                **gate_metadata(meaning, checks.max_meaning_violation_share),
+            ),
         ],
         metrics={
             "distributions": plan_distributions(plans),
             "coverage_directed": coverage(plans, shard_tools),
+            "meaning": meaning.metrics(),
         },
     )
 
@@ -260,6 +281,7 @@ def sample_plans(
             scenario.involved_classes,
             scenario.initial_config,
             shard=shard,
+            persona=getattr(scenario, "persona", {}),
         )
         if plan is not None:
             plans.append(plan)

@@ -34,7 +34,9 @@ _BFCL_TO_JSON_TYPE = {
     "null": "null",
 }
 _ENUM_IN_DESCRIPTION = re.compile(r"\[Enum\]:\s*(\[.*?\])")
-_ENUM_LIST_IN_DESCRIPTION = re.compile(r"\[Enum\]:\s*([A-Za-z0-9_\-]+(?:\s*,\s*[A-Za-z0-9_\-]+)+)")
+# Bare lists may hold multi-word values ("Sunset Valley"): words joined by single spaces.
+_ENUM_WORD = r"[A-Za-z0-9_\-]+(?: [A-Za-z0-9_\-]+)*"
+_ENUM_LIST_IN_DESCRIPTION = re.compile(rf"\[Enum\]:\s*({_ENUM_WORD}(?:\s*,\s*{_ENUM_WORD})+)")
 _SCHEMA_KEYWORDS_KEPT = ("default", "minimum", "maximum", "minItems", "maxItems", "enum")
 
 

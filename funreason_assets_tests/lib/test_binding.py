@@ -17,7 +17,7 @@ def described(ranked):
 
 
 def test_pool_ranking_matches_scoring_each_related_source(registry):
-    binder = ArgumentBinder(random.Random(0))
+    binder = ArgumentBinder(random.Random(0), registry)
     checked = 0
     for seed in shard_seeds("binding-test", 6, 3):
         scenario = generate_scenario(seed, sorted(registry.classes), 2, 3)
@@ -30,9 +30,11 @@ def test_pool_ranking_matches_scoring_each_related_source(registry):
         assert len(union) == len(merged)
         for tool in registry.tools(scenario.involved_classes):
             for profile in param_profiles(tool):
-                expected = described(binder._rank(profile, merged.related(profile)))
-                assert described(binder.candidates(profile, union)) == expected
-                assert described(binder.candidates(profile, merged)) == expected
+                typed = binder.typed(tool.name, profile.name)
+                ranked = binder._rank(profile, merged.related(profile), typed)
+                expected = described(binder._keep_valid(ranked, typed))
+                assert described(binder.candidates(profile, union, typed)) == expected
+                assert described(binder.candidates(profile, merged, typed)) == expected
                 checked += bool(expected)
         copied = union.copy()
         copied.extend(class_sources("Extra", {"name": "x"}))

@@ -26,6 +26,7 @@ from funreason_assets.lib.sampling import (
 )
 from funreason_assets.lib.scenarios.contamination import BfclTestIndex, bfcl_multi_turn_entries
 from funreason_assets.lib.scenarios.generators import Scenario, config_fingerprint, twitter_api
+from funreason_assets.lib.scenarios.personas import draw_persona
 from funreason_assets.lib.scenarios.seeds import (
     SEED_CHECKS,
     InvolvedClassesRange,
@@ -112,7 +113,8 @@ def test_seeds_load_fails_on_a_config_that_cannot_load_or_a_failing_smoke_call(t
     broken_tree = scenario(
         {"GorillaFileSystem": {"root": {"alice": {"type": "directory"}}}}, "scn-no-load"
     )
-    twitter = twitter_api(random.Random(1))
+    rng = random.Random(1)
+    twitter = twitter_api(rng, draw_persona(rng))
     first = next(iter(twitter["tweets"]))
     twitter["tweets"] = {first: {**twitter["tweets"][first], "id": 999}}
     lost_tweet = scenario({"TwitterAPI": twitter}, "scn-smoke")

@@ -1,37 +1,63 @@
 """Seeded generators of realistic initial configs for the eight BFCL v3 classes.
 
-Every generator takes a `random.Random` and returns a JSON-serializable config in the shape the
-class's `_load_scenario` expects (the same shape BFCL's test entries use). Same seed, same
-scenario, in any process: only the passed generator is used, never global randomness or time.
+Every generator takes a `random.Random` and the scenario's persona and returns a
+JSON-serializable config in the shape the class's `_load_scenario` expects (the same shape
+BFCL's test entries use). The persona makes the classes one world: the traveler, the ticket user,
+the twitter account and the files all belong to the same person. Same seed, same scenario, in any
+process: only the passed generator is used, never global randomness or time. A registered class
+of a user pack generates with its pack's own generator (`class_generator`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from funreason_assets.lib.digests import canonical_digest
 from funreason_assets.lib.packs import BFCL_STATELESS
+from funreason_assets.lib.registry import ToolRegistry
 from funreason_assets.lib.scenarios import vocab
+from funreason_assets.lib.scenarios.personas import (
+    STOCKS_OF_SECTOR,
+    TRADABLE_SYMBOLS,
+    Persona,
+    ascii_slug,
+    draw_persona,
+)
+
+# A class's initial-config generator: the scenario's generator and persona in, a config out.
+ConfigGenerator = Callable[[random.Random, Persona], dict[str, Any]]
+
+# Leading words a topic phrase drops when it names a file ("the data migration" -> data_migration).
+_TOPIC_ARTICLES = ("the ", "our ", "last week's ")
 
 
-def _person(rng: random.Random) -> tuple[str, str]:
-    return rng.choice(vocab.FIRST_NAMES), rng.choice(vocab.LAST_NAMES)
+def topic_stem(topic: str) -> str:
+    """A file-name stem for a topic phrase."""
+    for article in _TOPIC_ARTICLES:
+        if topic.startswith(article):
+            topic = topic[len(article):]
+            break
+    return "_".join(word for word in topic.replace("-", " ").split())
 
 
-def _sentence(rng: random.Random) -> str:
-    return rng.choice(vocab.SENTENCES).format(topic=rng.choice(vocab.TOPICS))
+def _sentence(rng: random.Random, persona: Persona, topic: str | None = None) -> str:
+    return rng.choice(vocab.SENTENCES).format(topic=topic or rng.choice(persona.topics))
 
 
 LOG_EVENTS = ("started", "retrying request", "cache miss", "job finished", "slow query")
 
 
-def _file_content(rng: random.Random, extension: str, stem: str) -> str:
+def _file_content(
+    rng: random.Random, extension: str, stem: str, persona: Persona, topic: str | None
+) -> str:
+    """A file's text; a file named for a topic (`topic`) is about that topic."""
     if extension == "csv":
         header = rng.choice(
             ("date,region,amount", "item,quantity,unit_price", "name,team,hours", "id,status,owner")
@@ -46,11 +72,11 @@ def _file_content(rng: random.Random, extension: str, stem: str) -> str:
                 rows.append(f"{rng.choice(vocab.FILE_STEMS)},{rng.randint(1, 400)},"
                             f"{rng.randint(2, 300)}.{rng.randint(0, 99):02d}")
             elif header.startswith("name"):
-                rows.append(f"{rng.choice(vocab.FIRST_NAMES)},{rng.choice(vocab.PROJECTS)},"
+                rows.append(f"{rng.choice(persona.friends).first_name},{persona.project},"
                             f"{rng.randint(2, 45)}")
             else:
                 rows.append(f"{1000 + index},{rng.choice(('open', 'done', 'blocked'))},"
-                            f"{rng.choice(vocab.FIRST_NAMES).lower()}")
+                            f"{rng.choice(persona.friends).username}")
         return "\n".join([header, *rows])
     if extension == "py":
         name = stem.replace("-", "_")
@@ -71,103 +97,135 @@ def _file_content(rng: random.Random, extension: str, stem: str) -> str:
         )
     if extension == "json":
         return json.dumps(
-            {"project": rng.choice(vocab.PROJECTS), "owner": rng.choice(vocab.FIRST_NAMES),
-             "budget": rng.randint(1000, 90000), "approved": rng.random() < 0.5},
+            {"project": persona.project, "owner": persona.first_name,
+             "topic": topic or rng.choice(persona.topics), "budget": rng.randint(1000, 90000),
+             "approved": rng.random() < 0.5},
             sort_keys=True,
         )
-    lines = [f"# {stem.replace('_', ' ').title()}" if extension == "md" else stem.title()]
-    lines.extend(_sentence(rng) for _ in range(rng.randint(1, 4)))
+    title = stem.replace("_", " ").title()
+    lines = [f"# {title}" if extension == "md" else title]
+    lines.extend(_sentence(rng, persona, topic) for _ in range(rng.randint(1, 4)))
     return "\n".join(lines)
 
 
-def _directory(rng: random.Random, depth: int, used: set[str]) -> dict[str, Any]:
+def _file_stem(rng: random.Random, persona: Persona) -> tuple[str, str | None]:
+    """A file stem and the topic it is named for (None for project and office documents)."""
+    draw = rng.random()
+    if draw < 0.35:
+        topic = rng.choice(persona.topics)
+        suffix = rng.choice(("notes", "summary", "plan", "draft", "review", "data"))
+        return f"{topic_stem(topic)}_{suffix}", topic
+    if draw < 0.55:
+        return f"{persona.project}_{rng.choice(vocab.FILE_STEMS)}", None
+    stem = rng.choice(vocab.FILE_STEMS)
+    if rng.random() < 0.35:
+        stem = f"{stem}_{rng.choice((2023, 2024, 2025, 'v2', 'final', 'draft'))}"
+    return stem, None
+
+
+def _directory(
+    rng: random.Random, depth: int, persona: Persona, top: bool = False
+) -> dict[str, Any]:
     contents: dict[str, Any] = {}
     for _ in range(rng.randint(2, 6)):
         extension = rng.choice(vocab.EXTENSIONS)
-        stem = rng.choice(vocab.FILE_STEMS)
-        if rng.random() < 0.35:
-            stem = f"{stem}_{rng.choice((2023, 2024, 2025, 'v2', 'final', 'draft'))}"
+        stem, topic = _file_stem(rng, persona)
         name = f"{stem}.{extension}"
         if name in contents:
             continue
-        used.add(name)
-        contents[name] = {"type": "file", "content": _file_content(rng, extension, stem)}
+        content = _file_content(rng, extension, stem, persona, topic)
+        contents[name] = {"type": "file", "content": content}
     if depth > 0:
         for _ in range(rng.randint(1, 3)):
-            folder = rng.choice(vocab.FOLDERS)
+            # Only the workspace itself has a folder per topic (no topic folder in a topic folder).
+            if top and rng.random() < 0.3:
+                folder = topic_stem(rng.choice(persona.topics))
+            else:
+                folder = rng.choice(vocab.FOLDERS)
             if folder in contents:
                 continue
-            contents[folder] = {"type": "directory", "contents": _directory(rng, depth - 1, used)}
+            subtree = _directory(rng, depth - 1, persona)
+            contents[folder] = {"type": "directory", "contents": subtree}
     return contents
 
 
-def gorilla_file_system(rng: random.Random) -> dict[str, Any]:
-    """A workspace tree of 2-4 levels with realistically named and filled files."""
-    first, _ = _person(rng)
-    top = rng.choice((first.lower(), f"{first.lower()}_workspace", rng.choice(vocab.PROJECTS)))
-    used: set[str] = set()
-    return {
-        "root": {top: {"type": "directory", "contents": _directory(rng, rng.randint(1, 3), used)}}
-    }
+def gorilla_file_system(rng: random.Random, persona: Persona) -> dict[str, Any]:
+    """The persona's workspace: 2-4 levels of files about their project and topics."""
+    first = ascii_slug(persona.first_name)
+    top = rng.choice((first, f"{first}_workspace", persona.project, f"{persona.project}_{first}"))
+    tree = _directory(rng, rng.randint(1, 3), persona, top=True)
+    return {"root": {top: {"type": "directory", "contents": tree}}}
 
 
-def message_api(rng: random.Random) -> dict[str, Any]:
-    """4-10 users, an inbox of realistic messages, sometimes a logged-in user."""
-    names = rng.sample(vocab.FIRST_NAMES, rng.randint(4, 10))
+def message_api(rng: random.Random, persona: Persona) -> dict[str, Any]:
+    """The persona and their friends as users, messages the persona sent about their topics."""
+    names = [friend.first_name for friend in persona.friends]
+    names.insert(rng.randint(0, len(names)), persona.first_name)
     # Ids are sequential from USR001, as the class numbers new contacts `user_count + 1`.
     user_map = {name: f"USR{index + 1:03d}" for index, name in enumerate(names)}
-    ids = list(user_map.values())
-    inbox = [{rng.choice(ids): _sentence(rng)} for _ in range(rng.randint(1, 6))]
+    own_id = user_map[persona.first_name]
+    # The class's inbox holds the current user's sent messages, keyed by receiver.
+    receivers = [user_id for user_id in user_map.values() if user_id != own_id]
+    inbox = [{rng.choice(receivers): _sentence(rng, persona)} for _ in range(rng.randint(1, 6))]
     return {
         "user_count": len(user_map),
         "user_map": user_map,
         "inbox": inbox,
         "message_count": len(inbox),
-        "current_user": rng.choice(ids) if rng.random() < 0.35 else None,
+        "current_user": own_id if rng.random() < 0.35 else None,
         "random_seed": rng.randint(1, 10**6),
     }
 
 
-def _handle(rng: random.Random) -> str:
-    return f"{rng.choice(vocab.FIRST_NAMES).lower()}_{rng.choice(vocab.HANDLE_WORDS)}"
-
-
-def twitter_api(rng: random.Random) -> dict[str, Any]:
-    """An account with 2-8 tweets, tags, mentions and a following list."""
-    username = _handle(rng)
-    others = [_handle(rng) for _ in range(rng.randint(2, 6))]
+def twitter_api(rng: random.Random, persona: Persona) -> dict[str, Any]:
+    """The persona's account: tweets about their topics, mentions and follows of friends."""
+    others = [friend.handle for friend in persona.friends]
     tweets = {}
     for index in range(rng.randint(2, 8)):
         tweets[str(index)] = {
             "id": index,
-            "username": username,
-            "content": rng.choice(vocab.TWEET_TEMPLATES).format(topic=rng.choice(vocab.TOPICS)),
+            "username": persona.handle,
+            "content": rng.choice(vocab.TWEET_TEMPLATES).format(topic=rng.choice(persona.topics)),
             "tags": rng.sample(vocab.HASHTAGS, rng.randint(0, 3)),
             "mentions": [f"@{m}" for m in rng.sample(others, rng.randint(0, 2))],
         }
-    password = (
-        f"{rng.choice(vocab.HANDLE_WORDS).capitalize()}{rng.randint(10, 99)}"
-        f"{rng.choice('!#$%&*')}{rng.choice(vocab.PROJECTS)}"
-    )
     return {
-        "username": username,
-        "password": password,
+        "username": persona.handle,
+        "password": persona.password,
         "authenticated": rng.random() < 0.3,
         "tweets": tweets,
         "comments": {},
         "retweets": {},
-        "following_list": others[: rng.randint(1, len(others))],
+        "following_list": rng.sample(others, rng.randint(1, len(others))),
         "tweet_counter": len(tweets),
     }
 
 
-def ticket_api(rng: random.Random) -> dict[str, Any]:
-    """A queue of tickets with consistent ids and counter, sometimes a logged-in user."""
-    first, last = _person(rng)
-    user = f"{first.lower()}.{last.lower()}"
+def _ticket_subjects(rng: random.Random, persona: Persona) -> list[tuple[str, str]]:
+    """Tickets about the persona's project and topics, mixed with everyday IT trouble."""
+    count = rng.randint(1, 6)
+    work = rng.randint(0, min(count, len(vocab.WORK_TICKETS)))
+    subjects = []
+    for title, description in rng.sample(vocab.WORK_TICKETS, work):
+        fields = {
+            "project": persona.project,
+            "Project": persona.project.capitalize(),
+            "topic": rng.choice(persona.topics),
+        }
+        subjects.append((title.format(**fields), description.format(**fields)))
+    subjects.extend(rng.sample(vocab.TICKET_SUBJECTS, count - work))
+    rng.shuffle(subjects)
+    return subjects
+
+
+def ticket_api(rng: random.Random, persona: Persona) -> dict[str, Any]:
+    """The persona's ticket queue with consistent ids and counter, sometimes logged in."""
+    colleagues = [friend.username for friend in persona.friends]
     queue = []
     next_id = rng.randint(1, 9000)
-    for subject, description in rng.sample(vocab.TICKET_SUBJECTS, rng.randint(1, 6)):
+    for index, (subject, description) in enumerate(_ticket_subjects(rng, persona)):
+        # The queue is the persona's: they filed the first ticket and most of the others.
+        mine = index == 0 or rng.random() < 0.7
         queue.append(
             {
                 "id": next_id,
@@ -175,22 +233,32 @@ def ticket_api(rng: random.Random) -> dict[str, Any]:
                 "description": description,
                 "status": rng.choice(vocab.TICKET_STATUSES[:3]),
                 "priority": rng.randint(1, 5),
-                "created_by": user if rng.random() < 0.7 else rng.choice(vocab.FIRST_NAMES),
+                "created_by": persona.username if mine else rng.choice(colleagues),
             }
         )
         next_id += rng.randint(1, 40)
     return {
         "ticket_queue": queue,
         "ticket_counter": next_id,
-        "current_user": user if rng.random() < 0.3 else None,
+        "current_user": persona.username if rng.random() < 0.3 else None,
     }
 
 
-def trading_bot(rng: random.Random) -> dict[str, Any]:
-    """Stocks with consistent prices and averages, orders, watch list and account."""
-    chosen = rng.sample(vocab.STOCKS, rng.randint(5, 10))
+def trading_bot(rng: random.Random, persona: Persona) -> dict[str, Any]:
+    """Every stock of the persona's sectors plus a few others, orders, watch list and account.
+
+    Symbols come only from the class's own tables (`get_symbol_by_name`,
+    `get_available_stocks`), so a symbol looked up by company or sector is in the state.
+    """
+    favorites = list(
+        dict.fromkeys(s for sector in persona.stock_sectors for s in STOCKS_OF_SECTOR[sector])
+    )
+    others = [symbol for symbol in TRADABLE_SYMBOLS if symbol not in favorites]
+    extra = max(0, rng.randint(5, 10) - len(favorites))
+    chosen = favorites + rng.sample(others, extra)
+    rng.shuffle(chosen)
     stocks = {}
-    for symbol, _name in chosen:
+    for symbol in chosen:
         price = round(rng.uniform(12, 900), 2)
         stocks[symbol] = {
             "price": price,
@@ -203,7 +271,7 @@ def trading_bot(rng: random.Random) -> dict[str, Any]:
     order_id = rng.randint(10000, 60000)
     orders = {}
     for _ in range(rng.randint(1, 4)):
-        symbol = rng.choice(symbols)
+        symbol = rng.choice(favorites if rng.random() < 0.7 else symbols)
         orders[str(order_id)] = {
             "id": order_id,
             "order_type": rng.choice(("Buy", "Sell")),
@@ -224,14 +292,13 @@ def trading_bot(rng: random.Random) -> dict[str, Any]:
         "market_status": rng.choice(("Open", "Closed")),
         "order_counter": order_id,
         "stocks": stocks,
-        "watch_list": rng.sample(symbols, rng.randint(1, min(4, len(symbols)))),
+        "watch_list": rng.sample(favorites, rng.randint(1, min(4, len(favorites)))),
         "transaction_history": [],
     }
 
 
-def travel_api(rng: random.Random) -> dict[str, Any]:
-    """Registered cards (fake numbers), a traveler, and an unauthenticated session."""
-    first, last = _person(rng)
+def travel_api(rng: random.Random, persona: Persona) -> dict[str, Any]:
+    """The persona as traveler and cardholder (fake numbers), an unauthenticated session."""
     cards = {}
     for _ in range(rng.randint(1, 3)):
         card_id = str(rng.randint(10**11, 10**12 - 1))
@@ -239,7 +306,7 @@ def travel_api(rng: random.Random) -> dict[str, Any]:
         cards[card_id] = {
             "card_number": f"{number[:4]}-{number[4:8]}-{number[8:12]}-{number[12:]}",
             "expiration_date": f"{rng.randint(1, 12):02d}/{rng.randint(2026, 2031)}",
-            "cardholder_name": f"{first} {last}",
+            "cardholder_name": persona.full_name,
             "card_verification_number": rng.randint(100, 999),
             "balance": round(rng.uniform(800, 30000), 2),
         }
@@ -251,20 +318,20 @@ def travel_api(rng: random.Random) -> dict[str, Any]:
         "token_type": None,
         "token_expires_in": None,
         "token_scope": None,
-        "user_first_name": first,
-        "user_last_name": last,
+        "user_first_name": persona.first_name,
+        "user_last_name": persona.last_name,
         "budget_limit": round(rng.uniform(500, 8000), 0) if rng.random() < 0.5 else None,
     }
 
 
-def vehicle_control_api(rng: random.Random) -> dict[str, Any]:
-    """A parked car with varied fuel, doors, climate and tire state."""
+def vehicle_control_api(rng: random.Random, persona: Persona) -> dict[str, Any]:
+    """A parked car with varied fuel, doors, climate and tire state, near the persona's home."""
     doors = {
         door: rng.choice(("locked", "unlocked"))
         for door in ("driver", "passenger", "rear_left", "rear_right")
     }
     front, rear = round(rng.uniform(28, 36), 1), round(rng.uniform(26, 35), 1)
-    return {
+    config = {
         "random_seed": rng.randint(1, 10**6),
         "fuelLevel": round(rng.uniform(2, 14.5), 1),
         "batteryVoltage": round(rng.uniform(11.8, 13.2), 1),
@@ -286,9 +353,14 @@ def vehicle_control_api(rng: random.Random) -> dict[str, Any]:
         "rearLeftTirePressure": rear,
         "rearRightTirePressure": round(rear + rng.uniform(-1.5, 1.5), 1),
     }
+    if rng.random() < 0.3:
+        # A trip already set: somewhere the vehicle tools can measure from home, or home itself.
+        city = rng.choice([persona.home_city, *persona.nearby_cities])
+        config["destination"] = f"{rng.randint(10, 999)} {rng.choice(vocab.STREETS)}, {city}"
+    return config
 
 
-CLASS_GENERATORS: dict[str, Callable[[random.Random], dict[str, Any]]] = {
+CLASS_GENERATORS: dict[str, ConfigGenerator] = {
     "GorillaFileSystem": gorilla_file_system,
     "MessageAPI": message_api,
     "TwitterAPI": twitter_api,
@@ -297,6 +369,65 @@ CLASS_GENERATORS: dict[str, Callable[[random.Random], dict[str, Any]]] = {
     "TravelAPI": travel_api,
     "VehicleControlAPI": vehicle_control_api,
 }
+
+
+# ---------------------------------------------------------------------- registered classes
+# Every registered class generates with its pack's own generator when it gives one, else the
+# built-in one; the seeds phase and graph probing both look generators up here.
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def accepts_persona(generator: Callable[..., Any]) -> str | None:
+    """How a pack generator takes the persona: `positional`, `keyword`, or None (rng only).
+
+    A generator takes it when its second positional parameter is required or any parameter is
+    named `persona`; an optional second parameter is the pack's own and is left alone.
+    """
+    try:
+        parameters = list(inspect.signature(generator).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    positional = [p for p in parameters if p.kind in _POSITIONAL]
+    if len(positional) >= 2 and positional[1].default is inspect.Parameter.empty:
+        return "positional"
+    if any(p.name == "persona" and p.kind is not inspect.Parameter.POSITIONAL_ONLY
+           for p in parameters):
+        return "keyword"
+    return None
+
+
+def pack_generator(generator: Callable[..., dict]) -> ConfigGenerator:
+    """A pack's `(rng)` or `(rng, persona)` generator as a `(rng, persona)` one.
+
+    Packs get the persona as its JSON-able dict (what the scenario stores), so their code needs
+    nothing of ours to read it.
+    """
+    mode = accepts_persona(generator)
+    if mode == "positional":
+        return lambda rng, persona: generator(rng, persona.model_dump())
+    if mode == "keyword":
+        return lambda rng, persona: generator(rng, persona=persona.model_dump())
+    return lambda rng, persona: generator(rng)
+
+
+def _empty_config(rng: random.Random, persona: Persona) -> dict[str, Any]:
+    return {}
+
+
+def class_generator(registry: ToolRegistry, class_name: str) -> ConfigGenerator:
+    """The config generator of a class: the pack's own, else the built-in one, else `{}`."""
+    env_class = registry.classes[class_name]
+    if env_class.scenario_generator is not None:
+        return pack_generator(env_class.scenario_generator)
+    if class_name in CLASS_GENERATORS:
+        return CLASS_GENERATORS[class_name]
+    return _empty_config
+
+
+def class_generators(registry: ToolRegistry) -> dict[str, ConfigGenerator]:
+    """The config generator of every registered class."""
+    return {name: class_generator(registry, name) for name in registry.classes}
 
 
 def choose_involved_classes(
@@ -315,7 +446,12 @@ def choose_involved_classes(
 
 
 class Scenario(BaseModel):
-    """A generated initial state for a set of involved classes."""
+    """A generated initial state for a set of involved classes.
+
+    Attributes:
+        persona: The user the state belongs to (`Persona.model_dump()`); empty in records
+            written before scenarios had one.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -324,6 +460,7 @@ class Scenario(BaseModel):
     involved_classes: list[str]
     initial_config: dict[str, dict[str, Any]]
     fingerprint: str
+    persona: dict[str, Any] = Field(default_factory=dict)
 
 
 def config_fingerprint(config: Any) -> str:
@@ -336,9 +473,12 @@ def generate_scenario(
     available_classes: Sequence[str],
     min_classes: int = 1,
     max_classes: int = 3,
-    generators: dict[str, Callable[[random.Random], dict[str, Any]]] | None = None,
+    generators: dict[str, ConfigGenerator] | None = None,
 ) -> Scenario:
     """Generate one scenario deterministically from its seed.
+
+    The involved classes are drawn first, then the persona, then each class's config in sorted
+    class order, all from the one seeded generator.
 
     Args:
         seed: The scenario seed.
@@ -350,8 +490,9 @@ def generate_scenario(
     rng = random.Random(seed)
     table = {**CLASS_GENERATORS, **(generators or {})}
     involved = choose_involved_classes(rng, available_classes, min_classes, max_classes)
+    persona = draw_persona(rng)
     config = {
-        name: (table[name](rng) if name in table else {})
+        name: (table[name](rng, persona) if name in table else {})
         for name in involved
         if name not in BFCL_STATELESS
     }
@@ -362,6 +503,7 @@ def generate_scenario(
         involved_classes=involved,
         initial_config=config,
         fingerprint=fingerprint,
+        persona=persona.model_dump(),
     )
 
 

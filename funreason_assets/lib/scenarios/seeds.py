@@ -18,7 +18,12 @@ from funreason_assets.lib.checks import CheckSpec, PhaseResult, first_items
 from funreason_assets.lib.packs import BFCL_BACKEND, BFCL_V3_CLASSES
 from funreason_assets.lib.registry import ToolRegistry
 from funreason_assets.lib.scenarios.contamination import BfclTestIndex
-from funreason_assets.lib.scenarios.generators import Scenario, generate_scenario, shard_seeds
+from funreason_assets.lib.scenarios.generators import (
+    Scenario,
+    class_generators,
+    generate_scenario,
+    shard_seeds,
+)
 
 SEEDS_LOAD_CHECK = CheckSpec(
     "seeds_load",
@@ -85,13 +90,26 @@ SMOKE_CALLS: dict[str, Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]
 }
 
 
-def validate_scenario(scenario: Scenario) -> list[str]:
-    """Load every involved class and run read-only smoke calls; list the problems."""
+def validate_scenario(scenario: Scenario, registry: ToolRegistry | None = None) -> list[str]:
+    """Load every involved class and run read-only smoke calls; list the problems.
+
+    Args:
+        scenario: The scenario to check.
+        registry: When given, user pack classes are loaded from it too (no smoke calls: their
+            tools are unknown here); without it only the BFCL classes are checked.
+    """
     import funreason_assets  # noqa: F401  (bfcl-eval settings)
 
     problems = []
     for class_name, config in scenario.initial_config.items():
         if class_name not in BFCL_V3_CLASSES:
+            if registry is not None and class_name in registry.classes:
+                try:
+                    registry.environment([class_name], {class_name: config})
+                except Exception as exc:
+                    problems.append(
+                        f"{class_name}: config does not load ({type(exc).__name__}: {exc})"
+                    )
             continue
         module_name, _ = BFCL_V3_CLASSES[class_name]
         module = importlib.import_module(f"{BFCL_BACKEND}.{module_name}")
@@ -175,10 +193,16 @@ def class_mix(scenarios: Sequence[Scenario]) -> dict[str, int]:
 
 
 def judge_seeds(
-    scenarios: list[Scenario], test_index: BfclTestIndex
+    scenarios: list[Scenario], test_index: BfclTestIndex, registry: ToolRegistry | None = None
 ) -> PhaseResult[list[Scenario]]:
-    """The scenarios with their check verdicts, class mix, diversity and a preview."""
-    problems = {s.scenario_id: validate_scenario(s) for s in scenarios}
+    """The scenarios with their check verdicts, class mix, diversity and a preview.
+
+    Args:
+        scenarios: The shard's scenarios.
+        test_index: BFCL's multi-turn test index (the overlap check).
+        registry: The registry the scenarios were generated from, to load user pack classes.
+    """
+    problems = {s.scenario_id: validate_scenario(s, registry) for s in scenarios}
     problems = {key: value for key, value in problems.items() if value}
     overlapping = {
         s.scenario_id: found for s in scenarios if (found := test_index.config_overlaps(s))
@@ -220,10 +244,15 @@ def generate_shard(
     base_seed: int,
     involved: InvolvedClassesRange,
 ) -> list[Scenario]:
-    """The shard's scenarios: one per seed derived from the shard key."""
+    """The shard's scenarios: one per seed derived from the shard key.
+
+    Every registered class generates its config with its own generator: a user pack's when it
+    gives one, else the built-in one.
+    """
     available = sorted(registry.classes)
+    generators = class_generators(registry)
     return [
-        generate_scenario(seed, available, involved.min, involved.max)
+        generate_scenario(seed, available, involved.min, involved.max, generators)
         for seed in shard_seeds(shard, count, base_seed)
     ]
 
@@ -237,4 +266,4 @@ def build_seeds(
 ) -> PhaseResult[list[Scenario]]:
     """Generate a shard's scenarios and judge them against BFCL's test index."""
     scenarios = generate_shard(registry, shard, count, base_seed, involved)
-    return judge_seeds(scenarios, BfclTestIndex.load())
+    return judge_seeds(scenarios, BfclTestIndex.load(), registry)

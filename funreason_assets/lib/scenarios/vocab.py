@@ -84,20 +84,36 @@ TICKET_SUBJECTS = (
     ("Calendar sync missing events", "Events created on mobile do not show on desktop."),
 )
 TICKET_STATUSES = ("Open", "In Progress", "Resolved", "Closed")
-STOCKS = (
-    ("AAPL", "Apple"), ("GOOG", "Google"), ("TSLA", "Tesla"), ("MSFT", "Microsoft"),
-    ("NVDA", "Nvidia"), ("AMZN", "Amazon"), ("META", "Meta"), ("NFLX", "Netflix"),
-    ("ALPH", "Alpha Tech"), ("OMEG", "Omega Industries"), ("QUAS", "Quasar Ltd."),
-    ("NEPT", "Neptune Systems"), ("SYNX", "Synex Solutions"), ("ZETA", "Zeta Corp"),
-    ("XTC", "Xtreme Tech"), ("AMD", "AMD"), ("INTC", "Intel"), ("ORCL", "Oracle"),
-    ("CRM", "Salesforce"), ("ADBE", "Adobe"),
-)
-# Cities and airports the built-in travel and vehicle tools know.
-CITIES = (
-    "Rivermist", "Stonebrook", "Maplecrest", "Silverpine", "Shadowridge", "Sunset Valley",
-    "Oakendale", "Willowbend", "Crescent Hollow", "Autumnville", "Pinehaven", "Greenfield",
-    "San Francisco", "Los Angeles", "New York", "Chicago", "Boston",
-)
-AIRPORTS = ("SFO", "LAX", "JFK", "ORD", "BOS", "RMS", "SBK", "MPC", "SVP", "SHD", "SSV", "OKD")
 TRAVEL_CLASSES = ("economy", "business", "first")
 CARD_TYPES = ("Visa", "MasterCard", "American Express", "Discover")
+# A persona's employer and team: where their work topics, tickets and files come from.
+COMPANIES = (
+    "Northwind Analytics", "Bluepeak Labs", "Harborline Logistics", "Copperleaf Health",
+    "Stillwater Energy", "Brightfield Retail", "Ridgeway Insurance", "Lanternfish Games",
+    "Meridian Foods", "Tallgrass Media", "Ironwood Manufacturing", "Clearbrook Bank",
+    "Foxglove Design", "Summit Ridge Realty", "Saltmarsh Biotech", "Pinecone Software",
+)
+TEAMS = (
+    "data platform", "mobile apps", "finance", "operations", "customer success", "research",
+    "marketing", "supply chain", "security", "people operations", "product design",
+    "infrastructure", "sales engineering", "quality assurance",
+)
+# Work tickets a persona files about their own project and topics (besides IT trouble).
+WORK_TICKETS = (
+    ("Access to the {project} dashboard", "I need read access to the {project} dashboard "
+     "to follow up on {topic}."),
+    ("{Project} report export fails", "Exporting the {project} report for {topic} stops "
+     "halfway with a timeout."),
+    ("Shared folder for {topic}", "Please create a shared folder for {topic} on the "
+     "{project} drive."),
+    ("Meeting room for {topic} review", "We need a room with a projector for the {topic} "
+     "review of {project}."),
+    ("Data refresh for {project}", "The {project} numbers behind {topic} have not refreshed "
+     "since Monday."),
+    ("New hire account for {project}", "A new teammate on {project} needs accounts before "
+     "we start on {topic}."),
+)
+STREETS = (
+    "Oakwood Avenue", "Harbor Street", "Elm Road", "Willow Lane", "Maple Drive", "Cedar Court",
+    "Lakeview Boulevard", "Mill Street", "Orchard Way", "Granite Place",
+)
