@@ -17,10 +17,11 @@ from funreason_assets.lib.records import FailureKind, Variant
 
 PROMPT_VERSIONS = {
     "tool_abstractor": "tool_abstractor/1",
-    "query_writer": "query_writer/1",
-    "reasoner": "reasoner/1",
+    "query_writer": "query_writer/2",
+    "reasoner": "reasoner/2",
     "critic": "critic/1",
-    "replier": "replier/1",
+    "replier": "replier/2",
+    "judge": "judge/1",
 }
 
 class ToolNaming(BaseModel):
@@ -58,6 +59,14 @@ class ClosingReply(BaseModel):
     reply: str = Field(min_length=2, max_length=1500)
 
 
+class JudgeScores(BaseModel):
+    """Judge reply: how natural and how faithful one query or reply is (1 = bad, 5 = good)."""
+
+    naturalness: int = Field(ge=1, le=5)
+    faithfulness: int = Field(ge=1, le=5)
+    reason: str = Field(default="", max_length=400)
+
+
 def _schema_note(model: type[BaseModel]) -> str:
     return (
         "Answer with only a JSON object that validates against this JSON Schema:\n"
@@ -90,6 +99,19 @@ def tool_abstractor_messages(
     ]
 
 
+def _persona_note(persona: Mapping[str, Any] | None) -> str:
+    """The persona fields a writer may use (name, city, work, interests, contacts)."""
+    if not persona:
+        return "(none)"
+    keys = ("first_name", "last_name", "home_city", "employer", "team", "project", "topics",
+            "travel_cities")
+    note: dict[str, Any] = {key: persona[key] for key in keys if persona.get(key)}
+    friends = [friend.get("first_name") for friend in persona.get("friends", []) or []]
+    if friends:
+        note["friends"] = [name for name in friends if name][:5]
+    return json.dumps(note, default=str)
+
+
 def query_writer_messages(
     tool_name: str,
     goal: str,
@@ -98,14 +120,25 @@ def query_writer_messages(
     earlier_turns: Sequence[str],
     hidden_tools: Sequence[str],
     variant: Variant,
+    persona: Mapping[str, Any] | None = None,
+    inferable: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Messages asking for a hard query for an advanced tool."""
     rules = [
-        "Write what a real user would type, with a persona or some context if natural.",
-        "State every input value exactly as given.",
+        "Write what this user would really type to an assistant: their own words and reasons, "
+        "in their voice (the persona below), one to three sentences, with context if natural.",
+        "Ask for the goal the way people do, not the way an API is called: never dictate a "
+        "value after its parameter's name (not 'with file_name report.txt' or 'client secret "
+        "x'); say 'move report.txt into the archive folder', 'fly from SFO to LAX on "
+        "2026-03-03'.",
+        "Every input value must appear in the request verbatim (copy ids, names, numbers, "
+        "dates and texts exactly; quote free text), except the values listed as inferable.",
+        "Values listed as inferable may be left out or said the way the state or an earlier "
+        "turn makes them clear (the city instead of its airport code, 'that file' for a file "
+        "named earlier); use that freedom where a real user would.",
         "Never name or describe these intermediate steps: " + (", ".join(hidden_tools) or "-"),
         "Never include ids, tokens, codes or numbers that a tool would produce.",
-        "You may refer to earlier turns of the conversation.",
+        "You may refer to earlier turns of the conversation ('the booking I just made').",
     ]
     if omitted:
         rules.append(
@@ -114,6 +147,7 @@ def query_writer_messages(
         )
     if variant == "missing_function":
         rules.append("Also write `follow_up`: the user says the needed function is now available.")
+    allowed = {name: reason for name, reason in (inferable or {}).items()}
     return [
         {
             "role": "system",
@@ -127,7 +161,9 @@ def query_writer_messages(
             "content": (
                 f"Advanced tool {tool_name}: {goal}\n"
                 f"Input values: {json.dumps(dict(inputs), default=str)}\n"
+                f"Inferable (may be left out, with why): {json.dumps(allowed, default=str)}\n"
                 f"Omitted: {json.dumps(dict(omitted or {}), default=str)}\n"
+                f"Persona: {_persona_note(persona)}\n"
                 "Conversation so far:\n" + ("\n".join(earlier_turns) or "(none)")
             ),
         },
@@ -141,7 +177,11 @@ REASONER_SYSTEM = (
     "literal arguments, e.g. [\"get_user_id(user='Ann')\"]; the calls of one step must not "
     "depend on each other's results) and, when you call nothing, `answer` (your message to "
     "the user). If a required value is missing from the request, call nothing and ask for it. "
-    "If no available tool can do what is asked, call nothing and say so."
+    "If no available tool can do what is asked, call nothing and say so. In `reasoning`, "
+    "say what you know from the request and the results so far, what you still need and which "
+    "tool gives it; when a result is an error, say so and what you will do about it (retry, "
+    "fix the arguments, or report it). Values the request does not state may be clear from "
+    "the conversation or the state (an id from an earlier turn, a city's airport): use them."
 )
 
 
@@ -211,8 +251,12 @@ def replier_messages(query: str, calls: Sequence[str], results: Sequence[Any]) -
         {
             "role": "system",
             "content": (
-                "Write the closing message to the user: what was done and what the tools "
-                "returned, grounded only in the results below. " + _schema_note(ClosingReply)
+                "Write the closing message to the user: answer their request in one or two "
+                "natural sentences, grounded only in the results below. Say what was done and "
+                "what they asked to know; do not dump result fields, and never cut a value "
+                "mid-string (quote it whole or describe it). If a call failed and a retry "
+                "worked, mention it only as what was done; if something failed for good, say "
+                "so plainly. " + _schema_note(ClosingReply)
             ),
         },
         {
@@ -220,6 +264,37 @@ def replier_messages(query: str, calls: Sequence[str], results: Sequence[Any]) -
             "content": (
                 f"Request: {query}\nCalls: {json.dumps(list(calls))}\n"
                 f"Results: {json.dumps(list(results), default=str)[:4000]}"
+            ),
+        },
+    ]
+
+
+def judge_messages(
+    kind: str, text: str, facts: Mapping[str, Any], persona: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Messages asking the judge to score one user query or closing reply (1-5)."""
+    subject = (
+        "a user's request to a tool-using assistant. Naturalness: does it read like this person "
+        "typing (not a form, no parameter-name dictation)? Faithfulness: does it ask for the "
+        "goal and carry the values given (inferable ones may be implied)?"
+        if kind == "query" else
+        "an assistant's closing reply. Naturalness: does it answer in plain sentences (not a "
+        "dump of fields, no cut-off values)? Faithfulness: is every claim backed by the tool "
+        "results, with nothing invented?"
+    )
+    return [
+        {
+            "role": "system",
+            "content": (
+                f"You judge {subject} Score each from 1 (bad) to 5 (excellent) and give a short "
+                "reason. " + _schema_note(JudgeScores)
+            ),
+        },
+        {
+            "role": "user",
+            "content": (
+                f"Text: {text}\nFacts: {json.dumps(dict(facts), default=str)[:3000]}\n"
+                f"Persona: {_persona_note(persona)}"
             ),
         },
     ]

@@ -16,20 +16,41 @@ Query checks are computed too (METHOD.md Phase II): a hard query carries every i
 names no intermediate tool, contains no value that only a tool produced, a missing-parameter
 query really omits the value it claims to omit, and a split round has its follow-up. The
 phase's checks (`QUERY_CHECKS`, `judge_queries`) re-apply the same rules to the kept queries.
+
+Users leave some values for the model to infer, as BFCL's do: per round, a configured share
+(`QueryConfig.inferable_share`) of the statable inputs is drawn from those the model can infer
+(`inferable_candidates`: a value an earlier turn stated, a city's airport code, a person's user
+id in the state, a company's ticker) and handed to the writer with the reason; an input counts
+as carried when the query states it OR it is marked inferable with a reason that holds
+(`inferable_reason_holds`), and the query records the inputs it left out (`HardQuery.inferable`).
+
+An optional model judge (`judge` role) scores each kept query for naturalness and faithfulness
+(1-5); a query scoring below `QueryConfig.judge_floor` on either is dropped as `judge_floor`.
+
+A role answer missing for a reason that is not the model's mistake (the budget refused the
+call, the server is unreachable: `llm.failures`) drops the round as `budget_exhausted` or
+`model_failed:<kind>`, not as `abstraction_failed`/`writer_failed`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import re
+import random
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from funreason_assets.lib import prompts
 from funreason_assets.lib.checks import CheckSpec, PhaseResult, first_items
-from funreason_assets.lib.phrasing import goal_phrase, humanize
+from funreason_assets.lib.llm.failures import is_model_mistake, record_status
+from funreason_assets.lib.llm.settings import SCRIPTED
+from funreason_assets.lib.phrasing import PHRASING_VERSION, goal_phrase, humanize
+from funreason_assets.lib.realizer.query import NOUNS, outcome_phrase
+from funreason_assets.lib.realizer.values import carries, input_forms, mentions, scalars
 from funreason_assets.lib.records import (
     SPLIT_VARIANTS,
     AdvancedTool,
@@ -44,7 +65,18 @@ from funreason_assets.lib.records import (
 )
 from funreason_assets.lib.registry import ToolRegistry
 from funreason_assets.lib.roles.dispatch import Flow, RoleSet, RoleTally, drive
-from funreason_assets.lib.roles.tasks import AbstractionTask, QueryTask, role_key
+from funreason_assets.lib.roles.tasks import (
+    AbstractionTask,
+    JudgeTask,
+    QueryTask,
+    RoleResult,
+    role_key,
+)
+from funreason_assets.lib.scenarios.personas import (
+    AIRPORT_OF_CITY,
+    SYMBOL_OF_COMPANY,
+    ZIPCODE_OF_CITY,
+)
 
 
 def prerequisite_calls(planned: PlannedRound) -> list[ExecutedCall]:
@@ -124,51 +156,6 @@ def abstract_round(
 # ---------------------------------------------------------------------- query checks
 
 
-def _scalars(value: Any) -> Iterable[Any]:
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _scalars(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _scalars(item)
-    else:
-        yield value
-
-
-def value_forms(value: Any) -> list[str]:
-    """Ways a scalar value may be written in a query (lower case); empty when not statable."""
-    if isinstance(value, bool) or value is None:
-        return []
-    if isinstance(value, int):
-        return [str(value), f"{value:,}"]
-    if isinstance(value, float):
-        forms = {repr(value), f"{value:g}", f"{value:,}"}
-        if value.is_integer():
-            forms.add(str(int(value)))
-        return sorted(forms)
-    text = str(value).strip().lower()
-    return [text] if text else []
-
-
-def carries(query: str, value: Any) -> bool:
-    """Whether every statable scalar of a value appears in the query."""
-    lowered = query.lower()
-    for scalar in _scalars(value):
-        forms = value_forms(scalar)
-        if forms and not any(form in lowered for form in forms):
-            return False
-    return True
-
-
-def _mentions(query: str, value: Any) -> bool:
-    """Whether a value is stated as a whole token ("12" is not in "2012", "on" not in "one")."""
-    lowered = query.lower()
-    for form in value_forms(value):
-        if form and re.search(rf"(?<![\w.]){re.escape(form)}(?![\w]|\.\d)", lowered):
-            return True
-    return False
-
-
 def _identifying(value: Any) -> bool:
     """Whether a produced value would give away a tool's work if the user stated it.
 
@@ -188,7 +175,7 @@ def _identifying(value: Any) -> bool:
 def _strings_of(value: Any) -> set[str]:
     return {
         json.dumps(scalar, sort_keys=True, default=str)
-        for scalar in _scalars(value)
+        for scalar in scalars(value)
         if not isinstance(scalar, bool) and scalar is not None
     }
 
@@ -201,13 +188,26 @@ class QueryViolation:
     detail: str
 
 
+def _keys_of(value: Any) -> set[str]:
+    """The keys of every mapping in a value (file and folder names are keys of the state)."""
+    if isinstance(value, dict):
+        found = {json.dumps(str(key)) for key in value}
+        for item in value.values():
+            found |= _keys_of(item)
+        return found
+    if isinstance(value, list | tuple):
+        return set().union(*(_keys_of(item) for item in value)) if value else set()
+    return set()
+
+
 def produced_values(plan: DialoguePlan, planned: PlannedRound) -> list[Any]:
     """Values only tools produced.
 
     Those passed between calls in the dialogue up to this round that are absent from the
-    initial state and from every statable input of the round.
+    initial state (its values and its keys: a file's name is a key of its folder, and the user
+    knows their own files) and from every statable input of the round.
     """
-    visible = _strings_of(plan.initial_config)
+    visible = _strings_of(plan.initial_config) | _keys_of(plan.initial_config)
     free: set[str] = set()
     passed: list[Any] = []
     for earlier in plan.rounds[: planned.index + 1]:
@@ -219,7 +219,7 @@ def produced_values(plan: DialoguePlan, planned: PlannedRound) -> list[Any]:
                     free |= _strings_of(argument.value)
     produced = []
     for value in passed:
-        for scalar in _scalars(value):
+        for scalar in scalars(value):
             key = json.dumps(scalar, sort_keys=True, default=str)
             if key in visible or key in free or not _identifying(scalar):
                 continue
@@ -234,9 +234,14 @@ def check_query(
     planned: PlannedRound,
     tool: AdvancedTool,
     omitted: Mapping[str, Any] | None,
+    inferable: Mapping[str, str] | None = None,
 ) -> list[QueryViolation]:
-    """Every rule a hard query breaks (empty when it passes)."""
-    violations = _content_violations(query, follow_up, plan, planned, tool, omitted)
+    """Every rule a hard query breaks (empty when it passes).
+
+    An input in `inferable` whose reason holds (`inferable_reason_holds`) counts as carried
+    whether or not the query states it.
+    """
+    violations = _content_violations(query, follow_up, plan, planned, tool, omitted, inferable)
     if planned.variant in SPLIT_VARIANTS and not follow_up:
         violations.append(QueryViolation("missing_follow_up", "split round needs a follow-up"))
     return violations
@@ -249,6 +254,7 @@ def _content_violations(
     planned: PlannedRound,
     tool: AdvancedTool,
     omitted: Mapping[str, Any] | None,
+    inferable: Mapping[str, str] | None = None,
 ) -> list[QueryViolation]:
     violations = []
     if not query.strip():
@@ -258,10 +264,15 @@ def _content_violations(
     for item in tool.inputs:
         if item.name in omitted_names:
             continue
-        if not carries(spoken, item.value):
-            violations.append(
-                QueryViolation("missing_input", f"input {item.name} = {item.value!r} not stated")
-            )
+        if carries(spoken, item.value, item.json_schema):
+            continue
+        reason = (inferable or {}).get(item.name)
+        if reason is not None and inferable_reason_holds(plan, planned, item, reason, spoken):
+            continue
+        detail = f"input {item.name} = {item.value!r} not stated"
+        if reason is not None:
+            detail += f" (its inferable reason {reason!r} does not hold)"
+        violations.append(QueryViolation("missing_input", detail))
     lowered = query.lower()
     for name in tool.hidden_intermediates:
         for form in {name.lower(), humanize(name)}:
@@ -271,13 +282,13 @@ def _content_violations(
                 )
                 break
     for value in produced_values(plan, planned):
-        if _mentions(query, value):
+        if mentions(query, value):
             violations.append(
                 QueryViolation("leaks_produced_value", f"states tool-produced value {value!r}")
             )
             break
     for name, value in (omitted or {}).items():
-        if _mentions(query, value):
+        if mentions(query, value):
             violations.append(
                 QueryViolation("omitted_value_present", f"states the omitted {name} = {value!r}")
             )
@@ -286,6 +297,183 @@ def _content_violations(
                 QueryViolation("omitted_value_not_supplied", f"follow-up lacks {name}")
             )
     return violations
+
+
+# ---------------------------------------------------------------------- inferable values
+
+# Why a value may be left for the model to infer; each names the entity the query states.
+INFERABLE_KINDS = ("earlier_turn", "earlier_result", "airport_of_city", "zipcode_of_city",
+                   "user_id_of", "ticker_of_company", "ticket_titled", "tweet_saying")
+
+
+def _earlier_outputs(plan: DialoguePlan, planned: PlannedRound) -> dict[str, int]:
+    """Scalars the dialogue's earlier calls returned (the model saw them), by the last round."""
+    found: dict[str, int] = {}
+    for earlier in plan.rounds[: planned.index]:
+        for call in earlier.executed_calls():
+            for scalar in scalars(call.output):
+                if isinstance(scalar, str | int) and not isinstance(scalar, bool):
+                    found[json.dumps(scalar, default=str)] = earlier.index
+    return found
+
+
+def _earlier_inputs(plan: DialoguePlan, planned: PlannedRound) -> list[tuple[int, str, Any]]:
+    """(round, parameter, value) of every value a user stated in an earlier round."""
+    return [
+        (earlier.index, argument.name, argument.value)
+        for earlier in plan.rounds[: planned.index]
+        for call in earlier.executed_calls()
+        for argument in call.arguments
+        if argument.provenance != "output"
+    ]
+
+
+def _user_ids(plan: DialoguePlan) -> dict[str, str]:
+    """The message users of the plan's initial state, id -> name."""
+    user_map = (plan.initial_config.get("MessageAPI") or {}).get("user_map") or {}
+    return {str(user_id): str(name) for name, user_id in user_map.items()}
+
+
+def _unique_texts(items: Iterable[tuple[Any, Any]]) -> dict[str, str]:
+    """Ids mapped to their text, for the texts no other item shares (they name one thing)."""
+    pairs = [(json.dumps(key, default=str), str(text)) for key, text in items
+             if isinstance(text, str) and 3 <= len(text) <= 80]
+    counts = Counter(text for _, text in pairs)
+    return {key: text for key, text in pairs if counts[text] == 1}
+
+
+def _state_texts(plan: DialoguePlan) -> tuple[dict[str, str], dict[str, str]]:
+    """Tickets by their title and tweets by their text, where the text names one of them."""
+    queue = (plan.initial_config.get("TicketAPI") or {}).get("ticket_queue") or []
+    tickets = _unique_texts((t.get("id"), t.get("title")) for t in queue if isinstance(t, dict))
+    posted = (plan.initial_config.get("TwitterAPI") or {}).get("tweets") or {}
+    listed = posted.values() if isinstance(posted, dict) else posted
+    tweets = _unique_texts((t.get("id"), t.get("content")) for t in listed if isinstance(t, dict))
+    return tickets, tweets
+
+
+def _lookup_entity(plan: DialoguePlan, value: Any) -> tuple[str, str] | None:
+    """A state lookup that yields the value from something a user would say, if any."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        tickets, tweets = _state_texts(plan)
+        key = json.dumps(value)
+        if key in tickets:
+            return "ticket_titled", tickets[key]
+        if key in tweets:
+            return "tweet_saying", tweets[key]
+        return None
+    if not isinstance(value, str):
+        return None
+    tables = (
+        ("airport_of_city", {code: city for city, code in AIRPORT_OF_CITY.items()}),
+        ("zipcode_of_city", {zipcode: city for city, zipcode in ZIPCODE_OF_CITY.items()}),
+        ("user_id_of", _user_ids(plan)),
+        ("ticker_of_company", {symbol: name for name, symbol in SYMBOL_OF_COMPANY.items()}),
+    )
+    for kind, table in tables:
+        if value in table:
+            return kind, table[value]
+    return None
+
+
+def inferable_reason_holds(
+    plan: DialoguePlan, planned: PlannedRound, item: AdvancedToolInput, reason: str, spoken: str
+) -> bool:
+    """Whether an input left out of a query can really be inferred for the stated reason.
+
+    `earlier_turn: <round>`: a user stated the same value in that earlier round;
+    `earlier_result: <round>`: a call of that earlier round returned it. The lookups
+    (`airport_of_city: <city>` ...): the state maps the entity to the value and the query names
+    the entity; a read-only round is compared call by call, so there a lookup (an extra call)
+    is not allowed.
+    """
+    kind, _, entity = reason.partition(":")
+    kind, entity = kind.strip(), entity.strip()
+    if kind == "earlier_turn":
+        return any(
+            value == item.value and str(index) == entity
+            for index, _, value in _earlier_inputs(plan, planned)
+        )
+    if kind == "earlier_result":
+        key = json.dumps(item.value, default=str)
+        return str(_earlier_outputs(plan, planned).get(key)) == entity
+    if kind not in INFERABLE_KINDS or planned.read_only:
+        return False
+    found = _lookup_entity(plan, item.value)
+    return found == (kind, entity) and carries(spoken, entity)
+
+
+def inferable_candidates(
+    plan: DialoguePlan,
+    planned: PlannedRound,
+    tool: AdvancedTool,
+    registry: ToolRegistry,
+    omitted: Mapping[str, Any] | None,
+) -> dict[str, str]:
+    """Inputs of a round a user could leave for the model to infer, with the reason."""
+    earlier = _earlier_inputs(plan, planned)
+    outputs = _earlier_outputs(plan, planned)
+    found: dict[str, str] = {}
+    for item in tool.inputs:
+        if item.name in (omitted or {}) or not isinstance(item.value, str | int | float):
+            continue
+        if isinstance(item.value, bool) or not input_forms(item.value, item.json_schema):
+            continue
+        call_index, _, parameter = item.used_by[0].partition(".")
+        call = next(c for c in planned.executed_calls() if c.index == int(call_index))
+        value_type = registry.value_type(call.tool, parameter)
+        lookup = _lookup_entity(plan, item.value)
+        if lookup is not None and not planned.read_only:
+            found[item.name] = f"{lookup[0]}: {lookup[1]}"
+            continue
+        if value_type not in NOUNS or value_type in {"number", "date", "money_amount"}:
+            continue
+        same_kind = {json.dumps(value, default=str) for _, name, value in earlier
+                     if name == parameter}
+        rounds = [index for index, _, value in earlier if value == item.value]
+        # "that file" names one file only when the earlier turns stated no other.
+        if rounds and len(same_kind) <= 1:
+            found[item.name] = f"earlier_turn: {rounds[-1]}"
+            continue
+        produced_in = outputs.get(json.dumps(item.value, default=str))
+        if produced_in is not None and value_type in _REFERABLE_RESULTS:
+            found[item.name] = f"earlier_result: {produced_in}"
+    return found
+
+
+# Results a user refers back to by what they are ("the ticket from before").
+_REFERABLE_RESULTS = frozenset({
+    "ticket_id", "booking_id", "order_id", "tweet_id", "card_id", "insurance_id", "user_id",
+    "ticker", "file_name", "directory_name", "file_or_directory", "username",
+})
+
+
+CANDIDATE_BOOST = 4.0
+
+
+def choose_inferable(
+    plan: DialoguePlan,
+    planned: PlannedRound,
+    tool: AdvancedTool,
+    candidates: Mapping[str, str],
+    share: float,
+) -> dict[str, str]:
+    """The candidates a round leaves inferable: about `share` of its statable inputs."""
+    statable = [
+        item for item in tool.inputs
+        if not isinstance(item.value, bool) and any(
+            input_forms(scalar, item.json_schema) for scalar in scalars(item.value))
+    ]
+    if not candidates or not statable or share <= 0:
+        return {}
+    seed = hashlib.sha256(f"inferable:{plan.plan_id}:{planned.index}".encode()).digest()
+    rng = random.Random(int.from_bytes(seed[:8], "big"))
+    # Few values have a reason to be inferred, so a candidate is left out more often than the
+    # share itself (`CANDIDATE_BOOST` times), and never more than one value in three.
+    chance = min(1.0, share * CANDIDATE_BOOST)
+    limit = max(1, len(statable) // 3)
+    chosen = [name for name in sorted(candidates) if rng.random() < chance][:limit]
+    return {name: candidates[name] for name in chosen}
 
 
 def omitted_input(tool: AdvancedTool, planned: PlannedRound) -> dict[str, Any] | None:
@@ -297,7 +485,7 @@ def omitted_input(tool: AdvancedTool, planned: PlannedRound) -> dict[str, Any] |
     statable = [
         item for item in tool.inputs
         if any(use.startswith(f"{target.index}.") for use in item.used_by)
-        and isinstance(item.value, str | int | float) and value_forms(item.value)
+        and isinstance(item.value, str | int | float) and input_forms(item.value, item.json_schema)
     ]
     # The sampler's choice when it can be stated; otherwise another statable input of the
     # target (a bool or a dict cannot be "left out" of a sentence in a checkable way).
@@ -308,6 +496,25 @@ def omitted_input(tool: AdvancedTool, planned: PlannedRound) -> dict[str, Any] |
 # ---------------------------------------------------------------------- the flow
 
 
+class QueryConfig(BaseModel):
+    """Phase II knobs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    inferable_share: float = Field(
+        0.15, ge=0, le=1,
+        description="how readily a query leaves a value for the model to infer: a value with a "
+        "reason (an earlier turn stated or returned it; the state maps what the user says to "
+        "it) is left out with probability min(1, 4 x this share); only values with a reason "
+        "count, so the share of all values left out is lower (about 2-3% offline)",
+    )
+    judge_floor: int = Field(
+        3, ge=1, le=5,
+        description="with a model judge: a query scoring below this (1-5) on naturalness or "
+        "faithfulness is dropped as `judge_floor`",
+    )
+
+
 @dataclass
 class QueryOutcome:
     """Phase II output for one plan: accepted queries and the drops."""
@@ -316,10 +523,46 @@ class QueryOutcome:
     drops: list[QueryDrop] = field(default_factory=list)
 
 
-def _query_flow(plan: DialoguePlan, registry: ToolRegistry, roles: RoleSet) -> Flow:
+def _failure_rule(result: RoleResult[Any], mistake: str) -> str:
+    """The drop rule of a role answer without a value: the model's mistake, or the run's."""
+    if result.failure is None or is_model_mistake(result.failure):
+        return mistake
+    return record_status(result.failure)
+
+
+def _left_inferable(
+    allowed: Mapping[str, str], tool: AdvancedTool, query: str, follow_up: str | None
+) -> dict[str, str]:
+    """The allowed inferable inputs the writer really left out of its text."""
+    spoken = f"{query}\n{follow_up or ''}"
+    values = {item.name: item for item in tool.inputs}
+    return {
+        name: reason for name, reason in allowed.items()
+        if not carries(spoken, values[name].value, values[name].json_schema)
+    }
+
+
+def _judge_task(key: str, kind: str, text: str, tool: AdvancedTool,
+                inferable: Mapping[str, str], persona: Mapping[str, Any]) -> JudgeTask:
+    return JudgeTask(
+        key=f"{key}/judge/{kind}", kind=kind, text=text,
+        facts={
+            "goal": tool.description,
+            "values": {item.name: item.value for item in tool.inputs},
+            "inferable": dict(inferable),
+        },
+        persona=dict(persona),
+    )
+
+
+def _query_flow(
+    plan: DialoguePlan, registry: ToolRegistry, roles: RoleSet, config: QueryConfig
+) -> Flow:
     outcome = QueryOutcome()
     earlier: list[str] = []
+    earlier_did = ""
     generators = roles.generators()
+    goal = lambda name: goal_phrase(registry.tool(name).description)  # noqa: E731
     for planned in plan.rounds:
         tool = abstract_round(plan, planned, registry, generators["tool_abstractor"])
         key = role_key(plan.plan_id, planned.index)
@@ -332,24 +575,49 @@ def _query_flow(plan: DialoguePlan, registry: ToolRegistry, roles: RoleSet) -> F
         if naming.value is None:
             outcome.drops.append(
                 QueryDrop(plan_id=plan.plan_id, round_index=planned.index,
-                          rule="abstraction_failed", detail=naming.error or "", query="")
+                          rule=_failure_rule(naming, "abstraction_failed"),
+                          detail=naming.error or "", query="")
             )
             break
         tool = tool.model_copy(
             update={"name": naming.value.name, "description": naming.value.description}
         )
         omitted = omitted_input(tool, planned)
-        draft = yield "write_queries", QueryTask(key, tool, planned, omitted, list(earlier))
+        allowed = choose_inferable(
+            plan, planned, tool, inferable_candidates(plan, planned, tool, registry, omitted),
+            config.inferable_share,
+        )
+        produced = produced_values(plan, planned)
+        draft = yield "write_queries", QueryTask(
+            key, tool, planned, omitted, list(earlier), inferable=allowed,
+            persona=dict(plan.persona), produced=produced, earlier_did=earlier_did,
+            plan_id=plan.plan_id,
+        )
         tally.add(draft)
         if draft.value is None:
             outcome.drops.append(
                 QueryDrop(plan_id=plan.plan_id, round_index=planned.index,
-                          rule="writer_failed", detail=draft.error or "", query="")
+                          rule=_failure_rule(draft, "writer_failed"),
+                          detail=draft.error or "", query="")
             )
             break
+        left = _left_inferable(allowed, tool, draft.value.query, draft.value.follow_up)
         violations = check_query(
-            draft.value.query, draft.value.follow_up, plan, planned, tool, omitted
+            draft.value.query, draft.value.follow_up, plan, planned, tool, omitted, left
         )
+        scores = None
+        if not violations and roles.judging:
+            spoken = "\n".join(t for t in (draft.value.query, draft.value.follow_up) if t)
+            verdict = yield "judge", _judge_task(key, "query", spoken, tool, left, plan.persona)
+            tally.add(verdict)
+            if verdict.value is not None:
+                scores = verdict.value.model_dump()
+                low = min(verdict.value.naturalness, verdict.value.faithfulness)
+                if low < config.judge_floor:
+                    violations = [QueryViolation(
+                        "judge_floor",
+                        f"judge scored {low} < {config.judge_floor}: {verdict.value.reason}",
+                    )]
         if violations:
             for violation in violations:
                 outcome.drops.append(
@@ -372,21 +640,32 @@ def _query_flow(plan: DialoguePlan, registry: ToolRegistry, roles: RoleSet) -> F
                 query=draft.value.query,
                 follow_up=draft.value.follow_up,
                 omitted=omitted,
+                inferable=left or None,
+                judge=scores,
                 generator=draft.generator,
-                prompt_version=prompts.PROMPT_VERSIONS["query_writer"],
+                prompt_version=PHRASING_VERSION if draft.generator == SCRIPTED
+                else prompts.PROMPT_VERSIONS["query_writer"],
                 model_calls=tally.calls,
                 tokens=tally.tokens,
             )
         )
         earlier.append(draft.value.query)
+        earlier_did = outcome_phrase(
+            planned, tool, goal, registry.value_type,
+            frozenset(json.dumps(v, sort_keys=True, default=str) for v in produced),
+        )
     return outcome
 
 
 def synthesize_queries(
-    plans: Sequence[DialoguePlan], registry: ToolRegistry, roles: RoleSet
+    plans: Sequence[DialoguePlan],
+    registry: ToolRegistry,
+    roles: RoleSet,
+    config: QueryConfig | None = None,
 ) -> list[QueryOutcome]:
     """Phase II for every plan."""
-    return drive([_query_flow(plan, registry, roles) for plan in plans], roles)
+    config = config or QueryConfig()
+    return drive([_query_flow(plan, registry, roles, config) for plan in plans], roles)
 
 
 # ---------------------------------------------------------------------- checks and the phase
@@ -394,9 +673,9 @@ def synthesize_queries(
 
 QUERY_RULES_CHECK = CheckSpec(
     "queries_obey_rules",
-    "Every kept query carries every input value, names no intermediate tool, states no "
-    "tool-produced value, really omits what it claims to omit, and has its follow-up if its "
-    "round is split.",
+    "Every kept query carries every input value (stated, or left inferable with a reason that "
+    "holds), names no intermediate tool, states no tool-produced value, really omits what it "
+    "claims to omit, and has its follow-up if its round is split.",
     blocking=True,
 )
 MAX_DROP_SHARE = 0.2
@@ -417,7 +696,7 @@ def query_violations(
     for query in queries:
         plan = by_id[query.plan_id]
         found = check_query(query.query, query.follow_up, plan, plan.rounds[query.round_index],
-                            query.advanced_tool, query.omitted)
+                            query.advanced_tool, query.omitted, query.inferable)
         if found:
             violations[query.query_id] = [f"{v.rule}: {v.detail}" for v in found]
     return violations
@@ -447,6 +726,8 @@ def judge_queries(
             "drops_per_rule": dict(Counter(drop.rule for drop in drops)),
             "rounds_dropped": dropped_rounds,
             "variants": dict(Counter(query.variant for query in queries)),
+            "inferable_share": inferable_share(queries),
+            "judged_queries": sum(query.judge is not None for query in queries),
         },
         tables={"preview": [
             {"variant": q.variant, "target": q.target, "query": q.query[:120]} for q in queries[:8]
@@ -454,16 +735,31 @@ def judge_queries(
     )
 
 
+def inferable_share(queries: Sequence[HardQuery]) -> float:
+    """The share of the kept queries' statable inputs that they left for the model to infer."""
+    total = sum(
+        1 for query in queries for item in query.advanced_tool.inputs
+        if item.name not in (query.omitted or {})
+        and any(input_forms(s, item.json_schema) for s in scalars(item.value))
+    )
+    left = sum(len(query.inferable or {}) for query in queries)
+    return round(left / total, 4) if total else 0.0
+
+
 def build_queries(
-    plans: Sequence[DialoguePlan], registry: ToolRegistry, roles: RoleSet
+    plans: Sequence[DialoguePlan],
+    registry: ToolRegistry,
+    roles: RoleSet,
+    config: QueryConfig | None = None,
 ) -> PhaseResult[list[HardQuery]]:
     """Phase II for every plan: the kept queries, judged, and what the roles cost."""
-    outcomes = synthesize_queries(plans, registry, roles)
+    outcomes = synthesize_queries(plans, registry, roles, config)
     result = judge_queries(
         plans,
         [query for outcome in outcomes for query in outcome.queries],
         [drop for outcome in outcomes for drop in outcome.drops],
     )
     result.metrics["generators"] = roles.generators()
+    result.metrics["phrasing_version"] = PHRASING_VERSION
     result.metrics["model_calls"] = roles.accounting_metadata()
     return result

@@ -237,14 +237,14 @@ def _sections(titles) -> list[report.Section]:
 def test_a_report_with_every_section_passes():
     verdict = report.judge_sections(_sections(report.EXPECTED_SECTIONS))
     assert verdict.passed
-    assert verdict.metadata == {"missing": [], "pictures": 6}
+    assert verdict.metadata == {"missing": [], "pictures": 8}
 
 
 def test_a_report_missing_a_section_fails():
     titles = [t for t in report.EXPECTED_SECTIONS if t != "Variant mix"]
     verdict = report.judge_sections(_sections(titles))
     assert not verdict.passed
-    assert verdict.metadata == {"missing": ["Variant mix"], "pictures": 5}
+    assert verdict.metadata == {"missing": ["Variant mix"], "pictures": 7}
 
 
 def test_query_drops_are_read_from_plans_without_queries():

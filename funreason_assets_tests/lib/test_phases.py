@@ -120,7 +120,8 @@ def test_scripted_queries_pass_every_rule_and_vary(queries, plans):
     for query in kept:
         plan = by_plan[query.plan_id]
         assert not check_query(query.query, query.follow_up, plan,
-                               plan.rounds[query.round_index], query.advanced_tool, query.omitted)
+                               plan.rounds[query.round_index], query.advanced_tool, query.omitted,
+                               query.inferable)
     openings = Counter(q.query.split(" ")[0] for q in kept)
     assert len(openings) >= 6
     split = [q for q in kept if q.variant in ("missing_parameter", "missing_function")]

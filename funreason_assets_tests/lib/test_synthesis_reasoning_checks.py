@@ -35,7 +35,7 @@ CONFIG = ChainConfig()
 
 @pytest.fixture(scope="module")
 def plans(registry, api_graph):
-    found = sample_plans(registry, api_graph, "shard-checks", 16)
+    found = sample_plans(registry, api_graph, "shard-checks", 32)
     assert len(found) >= 10
     return found
 
@@ -65,8 +65,8 @@ def passed_chain(chains):
 def test_build_queries_judges_every_check_and_keeps_the_metric_keys(query_result):
     assert missing_verdicts(QUERY_CHECKS, query_result.verdicts) == []
     assert list(query_result.metrics) == [
-        "rounds_in_plans", "drops_per_rule", "rounds_dropped", "variants", "generators",
-        "model_calls",
+        "rounds_in_plans", "drops_per_rule", "rounds_dropped", "variants", "inferable_share",
+        "judged_queries", "generators", "phrasing_version", "model_calls",
     ]
     assert query_result.metrics["generators"]["query_writer"] == "scripted"
     assert query_result.metrics["model_calls"] == {"scripted": True}
@@ -246,25 +246,39 @@ def test_accepted_share_passes_above_the_floor(chain_result):
     assert verdict.metadata == {
         "accepted_share": chain_result.metrics["accepted_share"],
         "floor": CONFIG.min_accepted_share,
+        "error_floor": CONFIG.min_accepted_share_error,
     }
     assert verdict.metadata["accepted_share"] >= CONFIG.min_accepted_share
 
 
-def test_accepted_share_warns_below_the_floor(chain_result):
+def _keeping(chain_result, share):
     attempted = [c for c in chain_result.value if c.attempts]
-    kept = len(attempted) // 4
+    kept = int(len(attempted) * share)
     rejected = {c.chain_id for c in attempted[kept:]}
     chains = [
         c.model_copy(update={"passed": False, "turns": [], "drop_reason": "not_verified"})
         if c.chain_id in rejected else c
         for c in chain_result.value
     ]
+    return chains, round(sum(c.passed for c in attempted[:kept]) / len(attempted), 3)
+
+
+def test_accepted_share_warns_below_the_floor(chain_result):
+    chains, share = _keeping(chain_result, 0.25)
     verdict = judge_chains(chains, CONFIG).verdict(ACCEPTED_SHARE_CHECK.name)
-    share = round(sum(c.passed for c in attempted[:kept]) / len(attempted), 3)
     assert not verdict.passed
-    assert verdict.spec.severity == "warn" and not verdict.spec.blocking
-    assert verdict.metadata == {"accepted_share": share, "floor": CONFIG.min_accepted_share}
-    assert share < CONFIG.min_accepted_share
+    assert verdict.severity == "warn" and verdict.spec.blocking
+    assert verdict.metadata == {"accepted_share": share, "floor": CONFIG.min_accepted_share,
+                                "error_floor": CONFIG.min_accepted_share_error}
+    assert CONFIG.min_accepted_share_error <= share < CONFIG.min_accepted_share
+
+
+def test_accepted_share_fails_the_run_below_the_error_floor(chain_result):
+    chains, share = _keeping(chain_result, 0.1)
+    verdict = judge_chains(chains, CONFIG).verdict(ACCEPTED_SHARE_CHECK.name)
+    assert not verdict.passed
+    assert verdict.severity == "error" and verdict.spec.blocking
+    assert verdict.metadata["accepted_share"] == share < CONFIG.min_accepted_share_error
 
 
 def test_every_failure_kind_has_a_scripted_critique_and_a_valid_reply(registry):

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from funreason_assets.defs.config import generation_settings
 from funreason_assets.defs.environments.resources import EnvironmentPacksResource
 from funreason_assets.defs.models.resources import ModelsResource
 from funreason_assets.defs.partitions import SHARDED
@@ -29,7 +30,9 @@ def hard_queries(
     registry = environment_packs.registry()
     roles = models.roles(registry)
     try:
-        result = synthesis.build_queries(ground_truth_plans, registry, roles)
+        result = synthesis.build_queries(
+            ground_truth_plans, registry, roles, generation_settings().synthesis
+        )
     finally:
         roles.close()
     return materialize(result, synthesis.QUERY_CHECKS)

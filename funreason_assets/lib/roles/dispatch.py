@@ -22,6 +22,7 @@ from funreason_assets.lib.roles.scripted import ScriptedRoles
 from funreason_assets.lib.roles.tasks import (
     AbstractionTask,
     CritiqueTask,
+    JudgeTask,
     QueryTask,
     ReasonerTask,
     ReplyTask,
@@ -52,15 +53,20 @@ class RoleSet:
             return self.scripted
         return self.models
 
+    @property
+    def judging(self) -> bool:
+        """Whether a model judges queries and replies (a scripted judge scores nothing)."""
+        return not self.settings.role("judge").scripted and self.models is not None
+
     def generators(self) -> dict[str, str]:
         """Which generator makes each role's output."""
         return self.settings.generators()
 
     def accounting_metadata(self) -> dict[str, Any]:
-        """Model calls, cache hits, tokens and cost of this role set, for asset metadata."""
+        """Model calls, cache hits, tokens, cost, failure kinds and budget, for metadata."""
         if self.models is None:
             return {"scripted": True}
-        return self.models.client.totals().as_metadata()
+        return self.models.client.metadata()
 
     def close(self) -> None:
         """Release the model client's event loop and HTTP sessions (nothing when scripted)."""
@@ -86,6 +92,10 @@ class RoleSet:
     def reply(self, tasks: Sequence[ReplyTask]) -> list[RoleResult[prompts.ClosingReply]]:
         """Replier."""
         return self._pick("replier").reply(tasks) if tasks else []
+
+    def judge(self, tasks: Sequence[JudgeTask]) -> list[RoleResult[prompts.JudgeScores]]:
+        """Judge (only asked when `judging`; the scripted judge scores nothing)."""
+        return self._pick("judge").judge(tasks) if tasks else []
 
 
 Flow = Generator[tuple[str, Any], RoleResult[Any], Any]

@@ -14,6 +14,7 @@ from funreason_assets.lib.llm.client import ModelClient, ModelRequest
 from funreason_assets.lib.roles.tasks import (
     AbstractionTask,
     CritiqueTask,
+    JudgeTask,
     QueryTask,
     ReasonerTask,
     ReplyTask,
@@ -51,6 +52,7 @@ class ModelRoles:
                 value=reply.parsed if reply.ok else None,  # type: ignore[arg-type]
                 generator=reply.model,
                 error=reply.error,
+                failure=reply.failure,
                 model_calls=reply.usage.http_calls,
                 tokens=reply.usage.prompt_tokens + reply.usage.completion_tokens,
                 cached=reply.cached,
@@ -86,6 +88,8 @@ class ModelRoles:
                     t.earlier_queries,
                     t.tool.hidden_intermediates,
                     t.planned.variant,
+                    t.persona,
+                    t.inferable,
                 )
                 for t in tasks
             ],
@@ -127,4 +131,13 @@ class ModelRoles:
             [t.key for t in tasks],
             [prompts.replier_messages(t.query, t.calls, t.results) for t in tasks],
             prompts.ClosingReply,
+        )
+
+    def judge(self, tasks: Sequence[JudgeTask]) -> list[RoleResult[prompts.JudgeScores]]:
+        """Score each query or reply for naturalness and faithfulness."""
+        return self._run(
+            "judge",
+            [t.key for t in tasks],
+            [prompts.judge_messages(t.kind, t.text, t.facts, t.persona) for t in tasks],
+            prompts.JudgeScores,
         )

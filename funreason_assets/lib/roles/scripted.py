@@ -2,18 +2,21 @@
 
 They need no model and no network and are the main job's default; their records name the
 generator `scripted`. Every choice is drawn from a generator seeded by the run's seed and the
-task's key, so a rerun writes the same text. The wording of queries, follow-ups and replies
-comes from `phrasing`; this module decides what the roles do:
+task's key, so a rerun writes the same text. The wording of queries, follow-ups, reasoning and
+replies comes from the realizer (through `phrasing`); this module decides what the roles do:
 - tool abstractor: names the advanced tool after its target and states the goal from the
   target's doc;
-- query writer: realizes a query from the advanced tool's goal and input values with several
-  phrasings per tool family, personas and references to earlier turns;
+- query writer: realizes the round's request in the dialogue's persona voice from the
+  tools' intents, leaving the inferable inputs for the model to infer;
 - reasoner: walks the advanced tool's decomposition step by step through the graph's
-  dependencies, taking intermediate values from the sandbox's real results; with a configured
-  seeded rate it slips on a first attempt (skips a prerequisite or perturbs an argument) so the
-  critique-and-retry path of Phase III runs offline too;
+  dependencies, taking intermediate values from the sandbox's real results and explaining
+  each step from what it knows, what it still needs and what the last results showed (an
+  error included); with a configured seeded rate it slips on a first attempt (skips a
+  prerequisite or perturbs an argument) so the critique-and-retry path of Phase III runs
+  offline too;
 - critic: turns the checker's verdict and diff into a hint that pastes no expected value;
-- replier: summarizes the tool results of the turn.
+- replier: answers the request from the turn's results in a sentence or two;
+- judge: scores nothing (judging needs a model).
 """
 
 from __future__ import annotations
@@ -28,11 +31,16 @@ from funreason_assets.lib import prompts
 from funreason_assets.lib.executor import format_call
 from funreason_assets.lib.llm.settings import SCRIPTED
 from funreason_assets.lib.phrasing import goal_phrase, humanize, offline_query, offline_reply
+from funreason_assets.lib.realizer import reasoning as said
+from funreason_assets.lib.realizer.intents import Intent
+from funreason_assets.lib.realizer.query import QueryRequest, call_goal, intent_of, say_typed
+from funreason_assets.lib.realizer.results import error_of
 from funreason_assets.lib.records import AdvancedTool, ExecutedCall, PlannedRound
 from funreason_assets.lib.registry import ToolRegistry
 from funreason_assets.lib.roles.tasks import (
     AbstractionTask,
     CritiqueTask,
+    JudgeTask,
     QueryTask,
     ReasonerTask,
     ReplyTask,
@@ -77,15 +85,37 @@ class ScriptedRoles:
         return [RoleResult(self._query(task), SCRIPTED) for task in tasks]
 
     def _query(self, task: QueryTask) -> prompts.QueryDraft:
-        query, follow_up = offline_query(
-            _rng(self.seed, "query", task.key),
-            task.tool,
-            task.planned,
-            task.omitted,
-            bool(task.earlier_queries),
-            lambda name: self.registry.tool(name).description,
+        request = QueryRequest(
+            tool=task.tool,
+            planned=task.planned,
+            omitted=dict(task.omitted or {}),
+            inferable=dict(task.inferable),
+            earlier_queries=list(task.earlier_queries),
+            earlier_did=task.earlier_did,
+            persona=dict(task.persona),
+            produced=frozenset(json.dumps(v, sort_keys=True, default=str) for v in task.produced),
+            voice_key=task.plan_id or task.key,
+            value_type=self._value_type,
+            goal=self._goal,
+            hidden=tuple(task.tool.hidden_intermediates),
         )
+        query, follow_up = offline_query(_rng(self.seed, "query", task.key), request)
         return prompts.QueryDraft(query=query, follow_up=follow_up)
+
+    def _goal(self, tool: str) -> str:
+        return goal_phrase(self.registry.tool(tool).description)
+
+    def _value_type(self, tool: str, parameter: str) -> str:
+        try:
+            return self.registry.value_type(tool, parameter)
+        except KeyError:
+            return ""
+
+    def _intent(self, tool: str) -> Intent:
+        try:
+            return intent_of(tool, self._goal)
+        except KeyError:  # a call to a tool the registry does not know still gets words
+            return intent_of("", lambda _: tool.replace("_", " "))
 
     # -- reasoner
 
@@ -94,25 +124,15 @@ class ScriptedRoles:
         return [RoleResult(self._step(task), SCRIPTED) for task in tasks]
 
     def _step(self, task: ReasonerTask) -> prompts.ReasonerStep:
-        if task.mode == "ask":
-            label = ", ".join(humanize(name) for name in (task.omitted or {})) or "a detail"
-            return prompts.ReasonerStep(
-                reasoning=(
-                    f"The request needs the {label} before I can call anything, and it was not "
-                    "given. Guessing would act on the wrong data, so I will ask."
-                ),
-                calls=[],
-                answer=f"Which {label} should I use?",
-            )
-        if task.mode == "decline":
-            return prompts.ReasonerStep(
-                reasoning=(
-                    "None of the tools I have can do what is asked; calling others would not "
-                    "achieve it, so I should say so rather than guess."
-                ),
-                calls=[],
-                answer="I can't do that with the tools available to me right now.",
-            )
+        rng = _rng(self.seed, "reason", task.key)
+        if task.mode in ("ask", "decline"):
+            goal = self._turn_goal(task)
+            if task.mode == "ask":
+                labels = [humanize(name) for name in (task.omitted or {})]
+                reasoning, answer = said.ask_message(rng, labels, goal)
+            else:
+                reasoning, answer = said.decline_message(rng, goal)
+            return prompts.ReasonerStep(reasoning=reasoning, calls=[], answer=answer)
         tool = task.advanced_tool
         planned = task.planned
         assert tool is not None and planned is not None
@@ -125,15 +145,33 @@ class ScriptedRoles:
         skip_first = slip and len(plan) > 1 and not plan[0].injected_error
         if skip_first:
             plan = plan[1:]
-        step_calls, reasons = self._next_calls(plan, done, results, task)
+        step_calls, steps = self._next_calls(plan, done, results, task)
         if slip and not skip_first and not done and step_calls:
             step_calls[0] = _perturb(step_calls[0])
+        last_calls, last_results = (task.steps[-1][1], task.steps[-1][2]) if task.steps else (
+            [], [])
         if not step_calls:
             return prompts.ReasonerStep(
-                reasoning="All the steps have run and their results answer the request.",
+                reasoning=said.final_message(rng, last_calls, last_results,
+                                             _standing_errors(done, results)),
                 calls=[],
             )
-        return prompts.ReasonerStep(reasoning=" ".join(reasons), calls=step_calls)
+        reasoning = said.step_message(
+            rng, self._turn_goal(task), planned.target, steps, last_calls, last_results
+        )
+        return prompts.ReasonerStep(reasoning=reasoning, calls=step_calls)
+
+    def _turn_goal(self, task: ReasonerTask) -> str:
+        """What the user asked for, as the reasoner understands it (the missing value vague)."""
+        planned = task.planned
+        if planned is None:
+            return "do what was asked"
+        left_out = []
+        for name in task.omitted or {}:
+            item = next((i for i in (task.advanced_tool.inputs if task.advanced_tool else [])
+                         if i.name == name), None)
+            left_out += [use.split(".", 1)[1] for use in (item.used_by if item else [])]
+        return call_goal(planned.target_call(), self._goal, self._value_type, left_out)
 
     def _next_calls(
         self,
@@ -141,7 +179,7 @@ class ScriptedRoles:
         done: list[str],
         results: list[Any],
         task: ReasonerTask,
-    ) -> tuple[list[str], list[str]]:
+    ) -> tuple[list[str], list[said.PlannedStep]]:
         """The next step: the following calls of the plan whose inputs are already known."""
         planned = task.planned
         assert planned is not None
@@ -153,7 +191,7 @@ class ScriptedRoles:
             if not plan[position].injected_error
         }
         step_calls: list[str] = []
-        reasons: list[str] = []
+        steps: list[said.PlannedStep] = []
         for position in range(len(done), len(plan)):
             call = plan[position]
             if step_calls and plan[position - 1].injected_error:
@@ -177,31 +215,50 @@ class ScriptedRoles:
             if waits:
                 break
             step_calls.append(format_call(call.tool, arguments))
-            reasons.append(
-                self._why(call, task)
-                if not (position and plan[position - 1].injected_error)
-                else f"{call.tool} failed with a transient error; I retry it."
-            )
+            steps.append(self._planned_step(call, plan, position, task))
             if call.injected_error:
                 break
-        return step_calls, reasons
+        return step_calls, steps
 
-    def _why(self, call: ExecutedCall, task: ReasonerTask) -> str:
+    def _planned_step(
+        self, call: ExecutedCall, plan: list[ExecutedCall], position: int, task: ReasonerTask
+    ) -> said.PlannedStep:
+        """Why a call comes now: what it feeds, what it takes from earlier results."""
         planned = task.planned
         assert planned is not None
-        fed = [a for a in call.arguments if a.provenance == "output"]
-        if call.tool == planned.target:
-            base = f"{call.tool} does what the user asked"
-        else:
-            base = f"{call.tool} has to run now"
-        if fed:
-            producers = ", ".join(
-                f"{a.name} from the result of an earlier call" for a in fed
-            )
-            base += f", taking {producers}"
-        if call.tool != planned.target and call.index < planned.target_call().index:
-            base += f", because {planned.target} depends on it"
-        return base + "."
+        by_index = {c.index: c for c in plan}
+        feeds = next(
+            (later.tool for later in plan[position + 1:] for a in later.arguments
+             if a.provenance == "output" and a.source.startswith(f"{planned.index}.{call.index}:")),
+            "",
+        )
+        uses = []
+        for argument in call.arguments:
+            if argument.provenance != "output":
+                continue
+            where = argument.source.split(":", 1)[0]
+            producer_round, producer_call = (int(p) for p in where.split("."))
+            producer = by_index.get(producer_call) if producer_round == planned.index else None
+            noun = self._intent(producer.tool).noun if producer else "the earlier result"
+            if noun not in uses:
+                uses.append(noun)
+        values = tuple(
+            say_typed(a.value, self._value_type(call.tool, a.name), self._intent(call.tool),
+                      a.name, "'")
+            for a in call.arguments
+            if a.provenance != "output" and not isinstance(a.value, bool | dict | list)
+            and len(str(a.value)) <= 40
+        )[:2]
+        return said.PlannedStep(
+            tool=call.tool,
+            is_target=call.tool == planned.target,
+            feeds=feeds,
+            noun=self._intent(call.tool).noun,
+            uses=tuple(uses),
+            retry=bool(position and plan[position - 1].injected_error
+                       and plan[position - 1].tool == call.tool),
+            values=values,
+        )
 
     # -- critic
 
@@ -242,9 +299,29 @@ class ScriptedRoles:
         """Summarize what the turn's calls returned."""
         results = []
         for task in tasks:
-            reply = offline_reply(_rng(self.seed, "reply", task.key), task.calls, task.results)
-            results.append(RoleResult(prompts.ClosingReply(reply=reply[:1500]), SCRIPTED))
+            reply = offline_reply(
+                _rng(self.seed, "reply", task.key), task.calls, task.results, self._intent
+            )
+            results.append(RoleResult(prompts.ClosingReply(reply=reply), SCRIPTED))
         return results
+
+    # -- judge
+
+    def judge(self, tasks: Sequence[JudgeTask]) -> list[RoleResult[prompts.JudgeScores]]:
+        """No scores: judging needs a model (a scripted judge is the judge switched off)."""
+        return [RoleResult(None, SCRIPTED, error="the scripted judge scores nothing")
+                for _ in tasks]
+
+
+def _standing_errors(done: Sequence[str], results: Sequence[Any]) -> list[tuple[str, str]]:
+    """Calls of the turn whose error no later call of the same tool made good."""
+    tools = [call.split("(", 1)[0] for call in done]
+    standing = []
+    for position, (tool, result) in enumerate(zip(tools, results, strict=False)):
+        error = error_of(result)
+        if error is not None and tool not in tools[position + 1:]:
+            standing.append((tool, error))
+    return standing
 
 
 def _scripted_plan(tool: AdvancedTool, planned: PlannedRound) -> list[ExecutedCall]:

@@ -28,6 +28,8 @@ class RoleResult(Generic[T]):
     value: T | None
     generator: str
     error: str | None = None
+    # Why there is no value (`llm.failures.ModelFailureKind`); None when there is one.
+    failure: str | None = None
     model_calls: int = 0
     tokens: int = 0
     cached: bool = False
@@ -45,13 +47,27 @@ class AbstractionTask:
 
 @dataclass
 class QueryTask:
-    """Write the hard query of one round."""
+    """Write the hard query of one round.
+
+    Attributes:
+        inferable: Inputs the query may leave for the model to infer, with the reason
+            (`earlier_turn: ...`, `airport_of_city: <city>`, ...).
+        persona: The user the query speaks for (may be empty).
+        produced: Values only tools produced: a query never states them.
+        earlier_did: The previous round's outcome in words, for the scripted writer.
+        plan_id: The plan the round belongs to (seeds a persona-less voice).
+    """
 
     key: str
     tool: AdvancedTool
     planned: PlannedRound
     omitted: dict[str, Any] | None
     earlier_queries: list[str]
+    inferable: dict[str, str] = field(default_factory=dict)
+    persona: dict[str, Any] = field(default_factory=dict)
+    produced: list[Any] = field(default_factory=list)
+    earlier_did: str = ""
+    plan_id: str = ""
 
 
 @dataclass
@@ -97,6 +113,25 @@ class ReplyTask:
     results: list[Any]
 
 
+@dataclass
+class JudgeTask:
+    """Score one user query or closing reply for naturalness and faithfulness.
+
+    Attributes:
+        kind: `query` (a user turn) or `reply` (a closing reply).
+        text: The text judged.
+        facts: What the text must be faithful to: the request's values and goal for a query,
+            the request and the tool results for a reply.
+        persona: The user the text speaks for or to (may be empty).
+    """
+
+    key: str
+    kind: str
+    text: str
+    facts: dict[str, Any]
+    persona: dict[str, Any] = field(default_factory=dict)
+
+
 class RoleBackend(Protocol):
     """One implementation of every role: a batch of tasks in, one result per task out, in order."""
 
@@ -118,6 +153,10 @@ class RoleBackend(Protocol):
 
     def reply(self, tasks: Sequence[ReplyTask]) -> list[RoleResult[prompts.ClosingReply]]:
         """Replier: write each turn's closing reply."""
+        ...
+
+    def judge(self, tasks: Sequence[JudgeTask]) -> list[RoleResult[prompts.JudgeScores]]:
+        """Judge: score each query or reply (1-5) for naturalness and faithfulness."""
         ...
 
 
