@@ -9,6 +9,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
+from funreason_assets.lib.atomic import atomic_path, atomic_write_text
 from funreason_assets.lib.paths import ASSET_STORE, resolve
 from funreason_assets.lib.record_tables import records_to_table, table_to_records
 
@@ -38,11 +39,13 @@ class RecordIOManager(dg.ConfigurableIOManager):
         if isinstance(obj, list) and all(isinstance(item, BaseModel) for item in obj):
             path = stem.with_suffix(".parquet")
             table = records_to_table(obj)
-            if not obj:
-                # Remember the record class even for an empty shard, so loads stay typed.
-                pq.write_table(table, path)
-            else:
-                pq.write_table(table, path, compression="zstd")
+            # A run killed mid-write must not leave a half file that a later run loads.
+            with atomic_path(path) as temporary:
+                if not obj:
+                    # Remember the record class even for an empty shard, so loads stay typed.
+                    pq.write_table(table, temporary)
+                else:
+                    pq.write_table(table, temporary, compression="zstd")
             context.add_output_metadata({
                 "path": dg.MetadataValue.path(str(path)),
                 "stored_rows": len(obj),
@@ -53,7 +56,7 @@ class RecordIOManager(dg.ConfigurableIOManager):
             })
         elif isinstance(obj, dict):
             path = stem.with_suffix(".json")
-            path.write_text(json.dumps(obj, sort_keys=True, default=str), encoding="utf-8")
+            atomic_write_text(path, json.dumps(obj, sort_keys=True, default=str))
             context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
         else:
             raise TypeError(
@@ -62,7 +65,12 @@ class RecordIOManager(dg.ConfigurableIOManager):
             )
 
     def load_input(self, context: dg.InputContext) -> Any:
-        """Load one partition, several partitions (concatenated), or the whole asset."""
+        """Load one partition, several partitions (concatenated), or the whole asset.
+
+        Only the partitions Dagster names are read, never every file in the folder: after
+        `shards` shrinks, the files of the dropped shards stay on disk but are not current
+        partitions, so curation and the report never mix them in.
+        """
         partitions: list[str | None]
         if context.has_asset_partitions:
             partitions = list(context.asset_partition_keys)

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from funreason_assets.lib.atomic import atomic_writer
 from funreason_assets.lib.checks import CheckSpec, PhaseResult, Verdict
 from funreason_assets.lib.digests import canonical_digest
 from funreason_assets.lib.records import VerifiedDialogue
@@ -125,9 +126,9 @@ def bfcl_file_name(category: str) -> str:
 
 
 def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Write rows as JSON lines (non-ASCII kept); returns the number of rows."""
+    """Write rows as JSON lines (non-ASCII kept), atomically; returns the number of rows."""
     count = 0
-    with path.open("w", encoding="utf-8") as handle:
+    with atomic_writer(path) as handle:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
             count += 1

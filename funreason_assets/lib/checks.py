@@ -30,6 +30,10 @@ class CheckSpec:
         """The outcome of this check with the numbers it measured."""
         return Verdict(self, bool(passed), metadata)
 
+    def graded_verdict(self, passed: bool, severity: Severity, **metadata: Any) -> Verdict:
+        """An outcome whose severity depends on how far it misses (e.g. WARN, then ERROR)."""
+        return Verdict(self, bool(passed), metadata, severity)
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -38,11 +42,17 @@ class Verdict:
     spec: CheckSpec
     passed: bool
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    graded: Severity | None = None
 
     @property
     def name(self) -> str:
         """The check's name."""
         return self.spec.name
+
+    @property
+    def severity(self) -> Severity:
+        """This outcome's severity: the graded one, else the spec's."""
+        return self.graded or self.spec.severity
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,10 @@ Call strings (`f(a=1, b='x')` or `[f(a=1), g(b=[1, 2])]`) are parsed with `ast` 
 literal arguments are accepted. Calls are dispatched only to public tool methods of the
 involved environment classes. Nothing a model writes is ever passed to `eval` or `exec`, and
 the executor never raises: every failure becomes a `CallOutcome` with a clear message.
+
+A tool's output is bounded before anyone sees it (`bounded_output`): an integer too long to
+print, a string, a list or a nesting past its limit is cut with a note saying so, so no output
+can break a prompt, a record or an export, however legal the call that produced it.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import ast
 import copy
 import ctypes
+import decimal
 import math
 import threading
 import time
@@ -27,6 +32,15 @@ MAX_CALLS_PER_TEXT = 64
 MAX_LITERAL_DEPTH = 16
 MAX_INT_MAGNITUDE = 10**18
 DEFAULT_TIMEOUT_SECONDS = 2.0
+# Bounds of a tool's output. Offline outputs stay far inside them (at most 16-digit integers,
+# 10,000-character strings, 2,000-item lists, depth 3, 85,000 characters of JSON); an output
+# past one is cut, with a note where it was cut.
+MAX_RESULT_INT_DIGITS = 100
+MAX_RESULT_STRING = 50_000
+MAX_RESULT_ITEMS = 10_000
+MAX_RESULT_DEPTH = 32
+MAX_RESULT_CHARS = 1_000_000
+_INT_LIMIT = 10**MAX_RESULT_INT_DIGITS
 
 Status = Literal["ok", "tool_error", "rejected", "exception", "timeout"]
 
@@ -366,21 +380,94 @@ def execute_call(
             call.name,
             arguments,
             "exception",
-            error=f"{call.name}() raised {type(exc).__name__}: {str(exc)[:300]}",
+            error=f"{call.name}() raised {type(exc).__name__}: {_exception_text(exc)}",
         )
     if timed_out:
         return CallOutcome(
             call.name, arguments, "timeout", error=f"{call.name}() ran longer than {timeout:g} s"
         )
     try:
-        output = to_jsonable(output)
+        output = bounded_output(to_jsonable(output))
     except Exception as exc:
         return CallOutcome(
-            call.name, arguments, "exception", error=f"{call.name}() output is not data: {exc}"
+            call.name,
+            arguments,
+            "exception",
+            error=f"{call.name}() output is not data: {_exception_text(exc)}",
         )
     if isinstance(output, dict) and "error" in output:
         return CallOutcome(call.name, arguments, "tool_error", output, str(output["error"]))
     return CallOutcome(call.name, arguments, "ok", output)
+
+
+def _exception_text(exc: BaseException) -> str:
+    """An exception's message, cut short; a message that cannot be rendered says so."""
+    try:
+        return str(exc)[:300]
+    except Exception:  # e.g. a message holding an integer too long to print
+        return f"<unprintable {type(exc).__name__} message>"
+
+
+def big_int_text(value: int) -> str:
+    """An integer too long to keep whole, as scientific notation with its digit count.
+
+    Python refuses to print integers past 4,300 digits, and a JSON number that long is no use
+    to anyone; `decimal` converts without that limit.
+    """
+    try:
+        rounded = decimal.Context(prec=16).create_decimal(value)
+        digits = rounded.adjusted() + 1
+        return f"{rounded:.15e} (an integer of {digits} digits)"
+    except (ArithmeticError, ValueError, MemoryError):
+        return f"<an integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
+
+
+def bounded_output(value: Any) -> Any:
+    """A JSON-able tool output cut to the executor's bounds; unchanged when inside them.
+
+    Integers of more than `MAX_RESULT_INT_DIGITS` digits become text (`big_int_text`);
+    strings keep their first `MAX_RESULT_STRING` characters, lists and objects their first
+    `MAX_RESULT_ITEMS` entries, nesting stops at `MAX_RESULT_DEPTH`, and once about
+    `MAX_RESULT_CHARS` characters are spent the rest is left out. Each cut leaves a note.
+    """
+    budget = [MAX_RESULT_CHARS]
+    return _bounded(value, 0, budget)
+
+
+def _bounded(value: Any, depth: int, budget: list[int]) -> Any:
+    if value is None or isinstance(value, bool | float):
+        budget[0] -= 8
+        return value
+    if isinstance(value, int):
+        budget[0] -= 8
+        return value if -_INT_LIMIT < value < _INT_LIMIT else big_int_text(value)
+    if isinstance(value, str):
+        budget[0] -= len(value) + 2
+        if len(value) <= MAX_RESULT_STRING and budget[0] >= 0:
+            return value
+        keep = max(0, min(MAX_RESULT_STRING, len(value) + budget[0]))
+        return f"{value[:keep]}... [{len(value) - keep} more characters cut]"
+    if depth >= MAX_RESULT_DEPTH:
+        budget[0] -= 40
+        return f"<{_type_name(value)} nested deeper than {MAX_RESULT_DEPTH} levels cut>"
+    if isinstance(value, list):
+        items: list[Any] = []
+        for position, item in enumerate(value):
+            if position >= MAX_RESULT_ITEMS or budget[0] <= 0:
+                items.append(f"... [{len(value) - position} more items cut]")
+                break
+            items.append(_bounded(item, depth + 1, budget))
+        return items
+    if isinstance(value, dict):
+        entries: dict[str, Any] = {}
+        for position, (key, item) in enumerate(value.items()):
+            if position >= MAX_RESULT_ITEMS or budget[0] <= 0:
+                entries["..."] = f"[{len(value) - position} more keys cut]"
+                break
+            entries[_bounded(str(key), depth + 1, budget)] = _bounded(item, depth + 1, budget)
+        return entries
+    # `to_jsonable` leaves only the kinds above; anything else is shown as text.
+    return _bounded(str(value), depth, budget)
 
 
 def execute_text(

@@ -53,7 +53,10 @@ def resolve(path: str | Path) -> Path:
 def field_error(file: Path | str, error: ValidationError) -> SettingsError:
     """A `SettingsError` naming the file and the first invalid field of a validation error."""
     first = error.errors()[0]
-    field_path = ".".join(str(part) for part in first["loc"])
+    # A rule across fields fails on the whole model (no location); it names its field itself.
+    field_path = ".".join(str(part) for part in first["loc"]) or str(
+        (first.get("ctx") or {}).get("field", "")
+    )
     return SettingsError(f"{file}: field '{field_path}': {first['msg']}")
 
 

@@ -11,6 +11,12 @@ failure the critic names the error, its hint is appended, and the reasoner retri
 `max_attempts`. A failed round ends the dialogue: the verified prefix is kept if it still has
 the minimum number of rounds.
 
+A model call that fails for a reason that is not the model's mistake (the budget refused it,
+the server is unreachable, the key was refused: `llm.failures`) ends the round at once: the
+attempt is kept with the failure as its diff, nothing goes to the critic, and the chain's
+`drop_reason` names the failure (`budget_exhausted`, `model_failed:<kind>`). Output that does
+not validate is the model's mistake: the attempt fails as `unparseable` and is critiqued.
+
 The phase's checks (`CHAIN_CHECKS`) are judged from the chains alone (`judge_chains`), which
 also count the verified dialogues; the dialogues themselves are assembled once, by curation
 (`assemble_dialogue`).
@@ -29,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from funreason_assets.lib.checks import CheckSpec, PhaseResult, first_items
 from funreason_assets.lib.executor import CallOutcome, ParsedCall, execute_call
+from funreason_assets.lib.llm.failures import is_model_mistake, record_status
 from funreason_assets.lib.records import (
     Attempt,
     DialoguePlan,
@@ -44,6 +51,7 @@ from funreason_assets.lib.registry import ToolRegistry
 from funreason_assets.lib.roles.dispatch import Flow, RoleSet, RoleTally, drive
 from funreason_assets.lib.roles.tasks import (
     CritiqueTask,
+    JudgeTask,
     ReasonerTask,
     ReplyTask,
     tool_openai_specs,
@@ -76,6 +84,10 @@ class ChainConfig(BaseModel):
     )
     min_accepted_share: float = Field(
         0.5, ge=0, le=1, description="WARN when fewer attempted rounds are verified"
+    )
+    min_accepted_share_error: float = Field(
+        0.2, ge=0, le=1,
+        description="ERROR (blocking) when fewer attempted rounds are verified",
     )
 
 
@@ -154,6 +166,8 @@ def _chain_flow(
             + "."
         )
         passed_turns: list[tuple[TurnSpec, list[StepRecord]]] = []
+        # Set when a model call failed for a reason other than the model's (a record status).
+        stopped: str | None = None
         for attempt_number in range(1, config.max_attempts + 1):
             sandbox = environment.fork()
             injections = InjectedErrors(planned)
@@ -161,6 +175,7 @@ def _chain_flow(
             steps_by_turn: list[tuple[TurnSpec, list[StepRecord]]] = []
             verdict = AttemptVerdict(True)
             for turn in turns_of(query):
+                failed_reply: AttemptVerdict | None = None
                 steps: list[StepRecord] = []
                 outcomes: list[CallOutcome] = []
                 visible = tool_openai_specs(tools, turn.hidden)
@@ -175,8 +190,15 @@ def _chain_flow(
                     )
                     tally.add(answer)
                     if answer.value is None:
+                        kind = answer.failure or "invalid_output"
                         steps.append(StepRecord(reasoning="", calls=[], results=[],
-                                                statuses=["failed"], raw=answer.error or ""))
+                                                statuses=[record_status(kind)],
+                                                raw=answer.error or ""))
+                        if not is_model_mistake(kind):
+                            stopped = record_status(kind)
+                        failed_reply = AttemptVerdict(
+                            False, None if stopped else "unparseable", [answer.error or kind]
+                        )
                         break
                     step = answer.value
                     if not step.calls:
@@ -195,7 +217,9 @@ def _chain_flow(
                         )
                     )
                 steps_by_turn.append((turn, steps))
-                if turn.mode == "act":
+                if failed_reply is not None:
+                    verdict = failed_reply
+                elif turn.mode == "act":
                     verdict = validate_act(planned, gt_outputs, gt_env, sandbox, outcomes)
                 else:
                     verdict = validate_no_calls(turn.mode, outcomes)
@@ -203,7 +227,7 @@ def _chain_flow(
                     break
                 turn_history = _extend_history(turn_history, turn.user, steps)
             critique_text = None
-            if not verdict.passed:
+            if not verdict.passed and not stopped:
                 answer = yield "critique", CritiqueTask(
                     key=f"{chain_id}/{attempt_number}/critique",
                     query=query.query, failure_kind=verdict.failure_kind or "state_mismatch",
@@ -214,10 +238,13 @@ def _chain_flow(
                     target=planned.target,
                 )
                 tally.add(answer)
-                critique_text = answer.value.hint if answer.value else (
-                    f"The attempt failed: {verdict.failure_kind}."
-                )
-                critiques.append(critique_text)
+                if answer.value is None and not is_model_mistake(answer.failure):
+                    stopped = record_status(answer.failure or "config")
+                else:
+                    critique_text = answer.value.hint if answer.value else (
+                        f"The attempt failed: {verdict.failure_kind}."
+                    )
+                    critiques.append(critique_text)
             attempts.append(
                 Attempt(
                     attempt=attempt_number,
@@ -229,6 +256,8 @@ def _chain_flow(
             )
             if verdict.passed:
                 passed_turns = steps_by_turn
+                break
+            if stopped:
                 break
         turns: list[ReasonedTurn] = []
         drop_reason = None
@@ -243,7 +272,17 @@ def _chain_flow(
                         results=results,
                     )
                     tally.add(answer)
+                    if answer.value is None and not is_model_mistake(answer.failure):
+                        stopped = stopped or record_status(answer.failure or "config")
                     reply = answer.value.reply if answer.value else ""
+                scores = None
+                if turn.mode == "act" and reply and roles.judging:
+                    judged = yield "judge", JudgeTask(
+                        key=f"{chain_id}/judge/{len(turns)}", kind="reply", text=reply,
+                        facts={"request": turn.user, "results": results[-6:]},
+                    )
+                    tally.add(judged)
+                    scores = judged.value.model_dump() if judged.value else None
                 reasoning = "\n".join(s.reasoning for s in steps if s.reasoning)
                 turns.append(
                     ReasonedTurn(
@@ -255,14 +294,17 @@ def _chain_flow(
                         error_tool_response=any(
                             c.injected_error for c in planned.calls
                         ) and turn.mode == "act",
+                        judge=scores,
                     )
                 )
-            if any(LEAKAGE.search(t.reasoning) for t in turns):
+            if stopped:
+                drop_reason = stopped
+            elif any(LEAKAGE.search(t.reasoning) for t in turns):
                 drop_reason = "reasoning_leakage"
             elif any(not t.reply.strip() for t in turns):
                 drop_reason = "no_reply"
         else:
-            drop_reason = "not_verified"
+            drop_reason = stopped or "not_verified"
         passed = drop_reason is None
         outcome.chains.append(
             ReasoningChain(
@@ -398,7 +440,9 @@ ATTEMPTS_CHECK = CheckSpec(
 )
 ACCEPTED_SHARE_CHECK = CheckSpec(
     "accepted_share",
-    "Share of attempted rounds that are verified stays above the floor.",
+    "Share of attempted rounds that are verified stays above the floor (WARN), and above the "
+    "error floor (ERROR: a run whose rounds mostly fail, e.g. every model call refused, fails).",
+    blocking=True,
     severity="warn",
 )
 CHAIN_CHECKS = (LEAKAGE_CHECK, ATTEMPTS_CHECK, ACCEPTED_SHARE_CHECK)
@@ -458,10 +502,12 @@ def judge_chains(
             ATTEMPTS_CHECK.verdict(
                 not problems, chains=len(chains), problems=first_items(problems)
             ),
-            ACCEPTED_SHARE_CHECK.verdict(
+            ACCEPTED_SHARE_CHECK.graded_verdict(
                 stats["accepted_share"] >= config.min_accepted_share,
+                "error" if stats["accepted_share"] < config.min_accepted_share_error else "warn",
                 accepted_share=stats["accepted_share"],
                 floor=config.min_accepted_share,
+                error_floor=config.min_accepted_share_error,
             ),
         ],
         metrics={

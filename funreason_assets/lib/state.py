@@ -9,6 +9,7 @@ from __future__ import annotations
 import abc
 import json
 import math
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -57,6 +58,11 @@ def to_jsonable(value: Any, _stack: tuple[int, ...] = ()) -> Any:
             return [to_jsonable(v, _stack) for v in value]
         if isinstance(value, set | frozenset):
             return sorted((to_jsonable(v, _stack) for v in value), key=json.dumps)
+        if isinstance(value, numbers.Complex):
+            # mpmath's `mpf` (what BFCL's `logarithm` returns) keeps its digits in slots behind
+            # an empty `__dict__`, so as an object it would become `{}`. Decimal is no
+            # `numbers.Complex` and stays exact text below.
+            return _number(value)
         if value.__class__ is kind:
             _OBJECT_KINDS[kind] = abc.get_cache_token()
     if hasattr(value, "__dict__") and not callable(value):
@@ -73,6 +79,19 @@ def to_jsonable(value: Any, _stack: tuple[int, ...] = ()) -> Any:
                 public[k] = to_jsonable(v, inner)
         return public
     return str(value)
+
+
+def _number(value: numbers.Complex) -> Any:
+    """A non-builtin number (mpmath, numpy, Fraction) as an int, a finite float, or text."""
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        try:
+            number = float(value)
+        except (OverflowError, ValueError):
+            return str(value)
+        return number if math.isfinite(number) else str(value)
+    return str(complex(value))
 
 
 def state_digest(state: Mapping[str, Any]) -> str:

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from funreason_assets.lib.atomic import atomic_path
 from funreason_assets.lib.bfcl_format import dialogue_category, write_jsonl
 from funreason_assets.lib.checks import CheckSpec, PhaseResult, Verdict
 from funreason_assets.lib.executor import parse_calls
@@ -324,7 +325,8 @@ def write_openai_parquet(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
             "error_tool_response": [row["error_tool_response"] for row in rows],
         }
     )
-    pq.write_table(table, path, compression="zstd")
+    with atomic_path(path) as temporary:
+        pq.write_table(table, temporary, compression="zstd")
 
 
 def read_openai_parquet(path: Path) -> list[dict[str, Any]]:

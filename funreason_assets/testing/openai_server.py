@@ -67,7 +67,9 @@ retry of the same request draws afresh, so it can succeed. Fault outcomes:
 * ``timeout``: no answer for ``timeout_seconds`` (60 s by default), then status 504;
 * ``drop``: the connection is closed without a response;
 * ``malformed``: status 200 with truncated, invalid JSON (or a broken event when streaming);
-* ``empty``: status 200 with content ``""`` (or ``null`` when ``empty_as_null`` is set).
+* ``empty``: status 200 with content ``""`` (or ``null`` when ``empty_as_null`` is set);
+* ``401``: status 401 whose error message echoes the request's API key (the bearer token), as
+  a careless provider or proxy might: for testing that keys never reach records or logs.
 
 A random fault does not advance a script sequence; a scripted ``fault`` does.
 
@@ -111,7 +113,7 @@ from aiohttp import web
 logger = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
-FAULTS = ("429", "500", "503", "timeout", "drop", "malformed", "empty")
+FAULTS = ("429", "500", "503", "timeout", "drop", "malformed", "empty", "401")
 OUTCOMES = ("ok", *FAULTS, "bad_request")
 DEFAULT_MODELS = ("test-model",)
 
@@ -1159,7 +1161,7 @@ class OpenAIServer:
             }
         )
 
-        if outcome in ("429", "500", "503", "drop"):
+        if outcome in ("429", "500", "503", "drop", "401"):
             if config.error_latency:
                 await asyncio.sleep(config.error_latency)
             return await self._error(http, outcome)
@@ -1213,7 +1215,18 @@ class OpenAIServer:
         return web.json_response(completion)
 
     async def _error(self, http: web.Request, outcome: str) -> web.StreamResponse:
-        """Produce a 429, 500 or 503 response, or drop the connection."""
+        """Produce a 401, 429, 500 or 503 response, or drop the connection."""
+        if outcome == "401":
+            key = http.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            return web.json_response(
+                _error_body(
+                    f"Incorrect API key provided: {key}. You can find your API key in your "
+                    "account settings.",
+                    "invalid_request_error",
+                    "invalid_api_key",
+                ),
+                status=401,
+            )
         if outcome == "drop":
             if http.transport is not None:
                 http.transport.close()

@@ -61,7 +61,8 @@ def test_pipeline_outputs_and_every_check_pass(materialized):
         "catalog_expectations", "parameter_schemas_valid", "seeds_load", "seed_diversity",
         "no_bfcl_overlap", "every_tool_is_a_node", "known_dependencies_found",
         "edges_have_evidence", "plans_replay_deterministically", "rounds_well_formed",
-        "tool_coverage", "duplicate_plans", "queries_obey_rules", "query_drop_share",
+        "tool_coverage", "duplicate_plans", "arguments_have_meaning", "queries_obey_rules",
+        "query_drop_share",
         "kept_reasoning_has_no_leakage", "attempts_well_formed", "accepted_share",
     }
     failing = {name: e.metadata for name, e in evaluations.items() if not e.passed}

@@ -172,13 +172,16 @@ def test_budget_stops_new_calls_where_it_should(srv, tmp_path):
 
 
 def test_budget_holds_under_concurrency(srv, tmp_path):
-    srv.configure(latency=0.05)
+    srv.configure(latency=0.02)
     client = client_for(srv, tmp_path, concurrency=8, budget_tokens=2000)
-    replies = client.complete_many(requests_for(60))
+    replies = client.complete_many(requests_for(30))
     client.close()
+    # Two worst cases (about 1,030 tokens each) never fit at once: reservations wait for the
+    # call in flight to settle instead of being refused while almost nothing is spent.
     assert client.budget.tokens_spent <= 2000
-    assert Counter(r.status for r in replies)["budget_exhausted"] > 0
-    assert srv.stats(log=False)["total"] == sum(r.ok for r in replies)
+    assert all(r.ok for r in replies) and client.budget.waits > 0
+    stats = srv.stats(log=False)
+    assert stats["max_in_flight"] == 1 and stats["total"] == 30
 
 
 def test_non_retryable_errors_fail_at_once(srv, tmp_path):

@@ -419,6 +419,7 @@ LITELLM_ERRORS = {
     "timeout": litellm.Timeout,
     "drop": litellm.InternalServerError,  # litellm 1.101.6 reports "Connection error." so
     "malformed": litellm.InternalServerError,  # and the JSON decoding error so
+    "401": litellm.AuthenticationError,
 }
 
 

@@ -2,6 +2,7 @@
 
 
 from functools import lru_cache
+from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
@@ -12,7 +13,7 @@ from funreason_assets.lib.registry import ToolRegistry
 
 @lru_cache(maxsize=8)
 def _registry(path: str) -> ToolRegistry:
-    return ToolRegistry.from_config(resolve(path))
+    return ToolRegistry.from_config(Path(path))
 
 
 class EnvironmentPacksResource(dg.ConfigurableResource):
@@ -27,9 +28,11 @@ class EnvironmentPacksResource(dg.ConfigurableResource):
     )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        """Validate the packs up front."""
+        """Validate the packs (every user class constructs and loads a scenario) up front."""
         self.registry()
 
     def registry(self) -> ToolRegistry:
-        """The registry of every configured class (cached per process)."""
-        return _registry(self.pack_config)
+        """The registry of every configured class (cached per process and resolved file)."""
+        # Keyed by the resolved file, so a process that moves the project root (tests, the
+        # CLI's checks) never gets the registry of another project's config.
+        return _registry(str(resolve(self.pack_config)))

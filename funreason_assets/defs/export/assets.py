@@ -107,6 +107,23 @@ def _shard_metadata(
     return found
 
 
+def _run_metadata(
+    instance: dg.DagsterInstance, shard_count: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The plans' shard metadata and the model-call accounting of the configured shards.
+
+    No record holds the baseline's coverage or the clients' cost, so they come from the
+    materializations of exactly the current shards (never a shard a larger config left).
+    """
+    shards = shard_keys(shard_count)
+    accounting = [
+        meta.get("model_calls") or {}
+        for asset in ("hard_queries", "reasoning_chains")
+        for meta in _shard_metadata(instance, asset, shards)
+    ]
+    return _shard_metadata(instance, "ground_truth_plans", shards), accounting
+
+
 @dg.asset(
     group_name=GROUP,
     kinds={"python", "html", "markdown"},
@@ -127,17 +144,9 @@ def quality_report(
 ):
     """One report per run: funnel, coverage, distributions, variants, cost, baseline."""
     settings = generation_settings()
-    shards = shard_keys(settings.shards)
-    # No record holds the baseline's coverage or the clients' cost: read from this run's shards.
-    accounting = [
-        meta.get("model_calls") or {}
-        for asset in ("hard_queries", "reasoning_chains")
-        for meta in _shard_metadata(context.instance, asset, shards)
-    ]
     inputs = report.ReportInputs(
         ground_truth_plans, hard_queries, reasoning_chains, curated_dialogues,
-        bfcl_dataset, sft_dataset,
-        _shard_metadata(context.instance, "ground_truth_plans", shards), accounting,
+        bfcl_dataset, sft_dataset, *_run_metadata(context.instance, settings.shards),
     )
     folder = exports.run_folder(context.run_id) / "report"
     result = report.write_report(
@@ -145,7 +154,11 @@ def quality_report(
         settings.reasoning.min_rounds,
     )
     exports.update_manifest(context.run_id, "report", report.report_files(folder))
+    # The last export step: only now, with every file written and checked, may LATEST move.
+    completion = exports.complete(context.run_id, settings.exports.keep_runs)
+    context.log.info("export complete: %s", completion)
     return materialize(result, report.REPORT_CHECKS, {
         "report": dg.MetadataValue.md((folder / report.MARKDOWN_FILE).read_text("utf-8")),
         "html": dg.MetadataValue.path(str(folder / report.HTML_FILE)),
+        "complete": dg.MetadataValue.path(completion["marker"]),
     }, row_count=False)

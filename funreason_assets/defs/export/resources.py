@@ -11,6 +11,8 @@ import dagster as dg
 from pydantic import Field
 
 import funreason_assets
+from funreason_assets.lib import export_runs
+from funreason_assets.lib.atomic import atomic_write_text
 from funreason_assets.lib.paths import (
     EXPORTS,
     GENERATION_CONFIG,
@@ -48,7 +50,11 @@ def code_version() -> str:
 
 
 class ExportsResource(dg.ConfigurableResource):
-    """Exports go to `<folder>/<run id>/`; `<folder>/LATEST` names the newest run folder."""
+    """Exports go to `<folder>/<run id>/`; `<folder>/LATEST` names the newest complete one.
+
+    `LATEST` moves only in `complete`, which the last export step calls once every file is
+    written (see `lib/export_runs.py`), so a failed or killed export never becomes the latest.
+    """
 
     folder: str = Field(default=EXPORTS, description="Base folder of export runs.")
 
@@ -56,17 +62,24 @@ class ExportsResource(dg.ConfigurableResource):
         """The folder of one run (created)."""
         path = resolve(self.folder) / run_id
         path.mkdir(parents=True, exist_ok=True)
-        (resolve(self.folder) / "LATEST").write_text(run_id + "\n", encoding="utf-8")
         return path
 
     def update_manifest(self, run_id: str, section: str, content: dict[str, Any]) -> Path:
         """Merge one asset's part into the run's manifest."""
-        path = self.run_folder(run_id) / "manifest.json"
+        path = self.run_folder(run_id) / export_runs.MANIFEST_FILE
         manifest = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {
             "run_id": run_id,
             "config_hash": config_hash(),
             "code_version": code_version(),
         }
         manifest[section] = content
-        path.write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
+        atomic_write_text(path, json.dumps(manifest, indent=2, sort_keys=True))
         return path
+
+    def complete(self, run_id: str, keep_runs: int) -> dict[str, Any]:
+        """Check the run's export, mark it complete, point `LATEST` at it, prune old ones.
+
+        Raises:
+            IncompleteExportError: If a promised file is missing or truncated.
+        """
+        return export_runs.complete_export(resolve(self.folder), run_id, keep_runs)

@@ -13,8 +13,12 @@ Every model role of the pipeline calls through `ModelClient.complete_many`. Desi
   recorded with its raw text.
 - Completions are cached on disk, keyed by content (see `cache.py`); identical requests in one
   batch share one call. Cached and fresh calls are counted apart.
-- A run-level budget (tokens and/or USD) reserves each call's worst case before it starts, so
-  the run stops exactly where the budget says and never overshoots it; refused calls say so.
+- A run-level budget (tokens and/or USD; `budget.py`) reserves each call's worst case before
+  it starts, waiting for calls in flight when it does not fit yet, so spending never passes the
+  cap; refused calls say so. The budget may be shared by every client of a run (a ledger file).
+- A failed reply names its kind (`failures.py`: config, auth, unreachable, rate_limited,
+  invalid_output, budget), and the values of the configured key variables are redacted from
+  every error and reply text before anyone stores, logs or caches it.
 - litellm's per-call logging, callbacks and cost bookkeeping are switched off as far as its
   settings allow (see `quiet_litellm`); we compute cost once per call from litellm's local price
   map.
@@ -38,7 +42,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from funreason_assets.lib.llm.budget import Budget, BudgetExhausted
 from funreason_assets.lib.llm.cache import CompletionCache, cache_key
+from funreason_assets.lib.llm.failures import (
+    BUDGET_EXHAUSTED,
+    ModelFailureKind,
+    Redactor,
+    failure_kind,
+)
 from funreason_assets.lib.llm.settings import ClientSettings, RoleSettings
 
 logger = logging.getLogger(__name__)
@@ -92,6 +103,7 @@ class ModelReply:
     parsed: BaseModel | None = None
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    failure: ModelFailureKind | None = None
     invalid_outputs: list[str] = field(default_factory=list)
     cached: bool = False
     usage: CallUsage = field(default_factory=CallUsage)
@@ -119,6 +131,7 @@ class Accounting:
     cost_usd: float = 0.0
     latency_s: float = 0.0
     failures: Counter[str] = field(default_factory=Counter)
+    failure_kinds: Counter[str] = field(default_factory=Counter)
 
     def add(self, reply: ModelReply) -> None:
         """Count one reply."""
@@ -137,12 +150,14 @@ class Accounting:
         self.latency_s += usage.latency_s
         if reply.status != "ok" and reply.error:
             self.failures[reply.error.split(":", 1)[0]] += 1
+        if reply.failure is not None:
+            self.failure_kinds[reply.failure] += 1
 
     def merge(self, other: Accounting) -> None:
         """Add another accounting's totals to this one."""
         for name, value in asdict(other).items():
-            if name == "failures":
-                self.failures.update(other.failures)
+            if name in ("failures", "failure_kinds"):
+                getattr(self, name).update(getattr(other, name))
             else:
                 setattr(self, name, getattr(self, name) + value)
 
@@ -150,54 +165,11 @@ class Accounting:
         """JSON-ready totals."""
         data = asdict(self)
         data["failures"] = dict(self.failures)
+        data["failure_kinds"] = dict(self.failure_kinds)
         data["cost_usd"] = round(self.cost_usd, 6)
         data["latency_s"] = round(self.latency_s, 3)
         data["total_tokens"] = self.prompt_tokens + self.completion_tokens
         return data
-
-
-class BudgetExhausted(Exception):
-    """Raised inside the client when the budget refuses a new call."""
-
-
-class Budget:
-    """Run-level cap on tokens and cost, enforced by reserving each call's worst case."""
-
-    def __init__(self, tokens: int | None, usd: float | None) -> None:
-        self.tokens_limit = tokens
-        self.usd_limit = usd
-        self.tokens_spent = 0
-        self.usd_spent = 0.0
-        self.tokens_reserved = 0
-        self.usd_reserved = 0.0
-        self.refused = 0
-
-    def reserve(self, tokens: int, usd: float) -> None:
-        """Reserve a call's worst case, or refuse it."""
-        if self.tokens_limit is not None and (
-            self.tokens_spent + self.tokens_reserved + tokens > self.tokens_limit
-        ):
-            self.refused += 1
-            raise BudgetExhausted(
-                f"token budget {self.tokens_limit} reached "
-                f"(spent {self.tokens_spent}, in flight {self.tokens_reserved})"
-            )
-        if self.usd_limit is not None and (
-            self.usd_spent + self.usd_reserved + usd > self.usd_limit
-        ):
-            self.refused += 1
-            raise BudgetExhausted(
-                f"cost budget ${self.usd_limit} reached (spent ${self.usd_spent:.4f})"
-            )
-        self.tokens_reserved += tokens
-        self.usd_reserved += usd
-
-    def settle(self, reserved_tokens: int, reserved_usd: float, tokens: int, usd: float) -> None:
-        """Replace a reservation by what the call really used."""
-        self.tokens_reserved -= reserved_tokens
-        self.usd_reserved -= reserved_usd
-        self.tokens_spent += tokens
-        self.usd_spent += usd
 
 
 _QUIETED = False
@@ -287,10 +259,16 @@ def _retry_after(exc: BaseException) -> float | None:
         return None
 
 
+_MISSING_KEY_MARKERS = ("Missing credentials", "api_key client option must be set")
+
+
 def _failure_reason(exc: BaseException) -> tuple[str, bool]:
     """A short reason for a failed call, and whether it is worth retrying."""
     status = getattr(exc, "status_code", None)
     name = type(exc).__name__
+    if any(marker in str(exc) for marker in _MISSING_KEY_MARKERS):
+        # litellm reports the OpenAI client's missing key as a 500; no retry can fix it.
+        return "missing_credentials", False
     if name in {"Timeout", "APITimeoutError", "TimeoutError"} or isinstance(
         exc, asyncio.TimeoutError
     ):
@@ -323,15 +301,41 @@ class ModelClient:
         settings: ClientSettings | None = None,
         cache: CompletionCache | None = None,
         rng: random.Random | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.roles = dict(roles)
         self.settings = settings or ClientSettings()
         self.cache = cache if self.settings.cache else None
-        self.budget = Budget(self.settings.budget_tokens, self.settings.budget_usd)
+        self.budget = budget or Budget(self.settings.budget_tokens, self.settings.budget_usd)
         self.accounting: dict[str, Accounting] = {}
+        self.redactor = Redactor.for_roles(self.roles)
         self._rng = rng or random.Random()
         self._price_known: dict[str, bool] = {}
         self._runner: asyncio.Runner | None = None
+        self.warnings: list[str] = self._unpriced_warnings()
+        for warning in self.warnings:
+            logger.warning("%s", warning)
+
+    def _unpriced_warnings(self) -> list[str]:
+        """A cost cap over a model without a price does not cap it: say so loudly."""
+        if self.budget.usd_limit is None:
+            return []
+        models: dict[str, list[str]] = {}
+        for name, role in self.roles.items():
+            if not role.scripted:
+                models.setdefault(role.model, []).append(name)
+        return [
+            f"budget_usd is ${self.budget.usd_limit:g} but litellm has no price for {model} "
+            f"(roles: {', '.join(names)}): its calls count $0 against the cost cap, so that "
+            "cap does not limit them; set client.budget_tokens too"
+            for model, names in models.items()
+            if not self.price_known(model)
+        ]
+
+    def price_known(self, model: str) -> bool:
+        """Whether litellm's local price map prices this model."""
+        self._cost(model, 1, 1)
+        return bool(self._price_known.get(model))
 
     def role_settings(self, role: str) -> RoleSettings:
         """Settings of a role; an unknown role is a programming error."""
@@ -346,6 +350,15 @@ class ModelClient:
         for accounting in self.accounting.values():
             total.merge(accounting)
         return total
+
+    def metadata(self) -> dict[str, Any]:
+        """Totals, the run budget's state and the client's warnings, for asset metadata."""
+        data = self.totals().as_metadata()
+        if self.budget.capped:
+            data["budget"] = self.budget.metadata()
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
+        return data
 
     # -- request shaping ---------------------------------------------------------------------
 
@@ -448,12 +461,12 @@ class ModelClient:
         usage: CallUsage,
     ) -> tuple[str | None, list[dict[str, Any]]]:
         attempt = 0
-        capped = self.budget.tokens_limit is not None or self.budget.usd_limit is not None
+        capped = self.budget.capped
         while True:
             # Without a limit a reservation is settled to nothing, so skip the estimate.
             worst = self._worst_case(settings, messages) if capped else 0
             worst_usd = self._worst_cost(settings.model, worst)
-            self.budget.reserve(worst, worst_usd)
+            await self.budget.reserve(worst, worst_usd)
             started = time.perf_counter()
             spent_tokens, spent_usd = 0, 0.0
             try:
@@ -476,7 +489,8 @@ class ModelClient:
             except Exception as exc:
                 reason, retryable = _failure_reason(exc)
                 wait = _retry_after(exc)
-                error = f"{reason}: {type(exc).__name__}: {str(exc)[:300]}"
+                # Redacted before it is cut: a key cut in half would no longer match.
+                error = f"{reason}: {type(exc).__name__}: {self.redactor.text(str(exc))[:300]}"
             finally:
                 usage.latency_s += time.perf_counter() - started
                 self.budget.settle(worst, worst_usd, spent_tokens, spent_usd)
@@ -496,6 +510,22 @@ class ModelClient:
     # -- one request, structured retries included ---------------------------------------------
 
     async def _complete(self, request: ModelRequest, key: str) -> ModelReply:
+        reply = self._redacted(await self._complete_raw(request, key))
+        if reply.status != "ok":
+            reply.failure = failure_kind(reply.error)
+        return reply
+
+    def _redacted(self, reply: ModelReply) -> ModelReply:
+        """The reply with every configured key's value removed from its texts (cache hits too)."""
+        redact = self.redactor
+        if redact.secrets:
+            reply.text = redact.text(reply.text)
+            reply.error = redact.text(reply.error)
+            reply.invalid_outputs = [redact.text(text) or "" for text in reply.invalid_outputs]
+            reply.tool_calls = redact.value(reply.tool_calls)
+        return reply
+
+    async def _complete_raw(self, request: ModelRequest, key: str) -> ModelReply:
         settings = self.role_settings(request.role)
         reply = ModelReply(
             request_id=request.request_id, role=request.role, model=settings.model, status="ok"
@@ -516,6 +546,8 @@ class ModelClient:
         try:
             for structured_attempt in range(self.settings.structured_retries + 1):
                 text, calls = await self._call_with_retries(settings, messages, params, reply.usage)
+                # Redacted at once, so neither the cache nor a re-ask ever holds a key.
+                text, calls = self.redactor.text(text), self.redactor.value(calls)
                 if request.response_model is None:
                     reply.text, reply.tool_calls = text, calls
                     break
@@ -544,7 +576,7 @@ class ModelClient:
                     ]
         except BudgetExhausted as exc:
             reply.status = "budget_exhausted"
-            reply.error = f"budget_exhausted: {exc}"
+            reply.error = f"{BUDGET_EXHAUSTED}: {exc}"
             return reply
         except _CallFailed as exc:
             reply.status = "failed"

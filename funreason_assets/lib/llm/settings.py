@@ -19,8 +19,9 @@ from funreason_assets.lib.paths import SettingsError, load_config_file, resolve
 
 SCRIPTED = "scripted"
 
-# The roles of METHOD.md, named for what they do.
-ROLES = ("tool_abstractor", "query_writer", "reasoner", "critic", "replier")
+# The roles of METHOD.md, named for what they do, and the optional judge of queries and
+# replies (scripted: no judging).
+ROLES = ("tool_abstractor", "query_writer", "reasoner", "critic", "replier", "judge")
 
 
 class RoleSettings(BaseModel):
