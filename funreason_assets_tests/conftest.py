@@ -8,6 +8,23 @@ import funreason_assets  # noqa: F401  (environment settings before any third-pa
 from funreason_assets.lib.graph_probe import GraphBuildConfig, build_api_graph
 from funreason_assets.lib.registry import ToolRegistry
 from funreason_assets.lib.scenario_sources import probe_scenarios
+from funreason_assets.testing.openai_server import run_server
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The local OpenAI-compatible server, one per test module."""
+    with run_server() as handle:
+        yield handle
+
+
+@pytest.fixture
+def srv(server):
+    """The module's server with default settings, no script and cleared counters."""
+    server.configure(script=None, latency=0.0, faults={}, seed=0, retry_after=0.01,
+                     timeout_seconds=30, error_latency=0.0)
+    server.reset()
+    return server
 
 
 @pytest.fixture(scope="session")

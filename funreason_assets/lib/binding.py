@@ -393,6 +393,10 @@ class SourcePool:
                         entry[0] += weight
         return list(found.values())
 
+    def all_sources(self) -> list[ValueSource]:
+        """Every source, including those of the pools a union reads."""
+        return [source for pool in (self._parts or (self,)) for source in pool.sources]
+
     def __len__(self) -> int:
         if self._parts:
             return sum(len(pool) for pool in self._parts)
@@ -1309,12 +1313,7 @@ def _present_texts(outputs: Pool, content: Content) -> set[str]:
         present.update(text for _, text in content.texts)
     if callable(outputs):
         outputs = outputs()
-    if isinstance(outputs, SourcePool):
-        sources: Iterable[ValueSource] = [
-            source for pool in (outputs._parts or (outputs,)) for source in pool.sources
-        ]
-    else:
-        sources = outputs
+    sources = outputs.all_sources() if isinstance(outputs, SourcePool) else outputs
     present.update(source.value for source in sources if type(source.value) is str)
     return present
 
@@ -1323,12 +1322,7 @@ def _own_account(state: Pool) -> set[Any]:
     """Values of the class's top-level user fields: who the account itself is."""
     if callable(state):
         state = state()
-    if isinstance(state, SourcePool):
-        sources: Iterable[ValueSource] = [
-            source for pool in (state._parts or (state,)) for source in pool.sources
-        ]
-    else:
-        sources = state
+    sources = state.all_sources() if isinstance(state, SourcePool) else state
     return {
         source.value for source in sources
         if len(source.parts) == 1 and tokens(source.parts[0]) & _OWN_ACCOUNT
@@ -1342,12 +1336,7 @@ def _personal_values(state: Pool, names: frozenset[str]) -> frozenset[str]:
         return frozenset()
     if callable(state):
         state = state()
-    if isinstance(state, SourcePool):
-        sources: Iterable[ValueSource] = [
-            source for pool in (state._parts or (state,)) for source in pool.sources
-        ]
-    else:
-        sources = state
+    sources = state.all_sources() if isinstance(state, SourcePool) else state
     return frozenset(str(source.value) for source in sources if names & set(source.parts))
 
 

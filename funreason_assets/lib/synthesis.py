@@ -530,6 +530,14 @@ def _failure_rule(result: RoleResult[Any], mistake: str) -> str:
     return record_status(result.failure)
 
 
+def _role_failure(
+    plan: DialoguePlan, planned: PlannedRound, result: RoleResult[Any], mistake: str
+) -> QueryDrop:
+    """The drop of a round whose role answer has no value."""
+    return QueryDrop(plan_id=plan.plan_id, round_index=planned.index,
+                     rule=_failure_rule(result, mistake), detail=result.error or "", query="")
+
+
 def _left_inferable(
     allowed: Mapping[str, str], tool: AdvancedTool, query: str, follow_up: str | None
 ) -> dict[str, str]:
@@ -573,11 +581,7 @@ def _query_flow(
         tally = RoleTally()
         tally.add(naming)
         if naming.value is None:
-            outcome.drops.append(
-                QueryDrop(plan_id=plan.plan_id, round_index=planned.index,
-                          rule=_failure_rule(naming, "abstraction_failed"),
-                          detail=naming.error or "", query="")
-            )
+            outcome.drops.append(_role_failure(plan, planned, naming, "abstraction_failed"))
             break
         tool = tool.model_copy(
             update={"name": naming.value.name, "description": naming.value.description}
@@ -595,11 +599,7 @@ def _query_flow(
         )
         tally.add(draft)
         if draft.value is None:
-            outcome.drops.append(
-                QueryDrop(plan_id=plan.plan_id, round_index=planned.index,
-                          rule=_failure_rule(draft, "writer_failed"),
-                          detail=draft.error or "", query="")
-            )
+            outcome.drops.append(_role_failure(plan, planned, draft, "writer_failed"))
             break
         left = _left_inferable(allowed, tool, draft.value.query, draft.value.follow_up)
         violations = check_query(

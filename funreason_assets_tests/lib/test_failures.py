@@ -35,7 +35,6 @@ from funreason_assets.lib.reasoning import ChainConfig, run_chains
 from funreason_assets.lib.record_tables import records_to_table, table_to_records
 from funreason_assets.lib.roles.dispatch import RoleSet
 from funreason_assets.lib.synthesis import synthesize_queries
-from funreason_assets.testing.openai_server import run_server
 from funreason_assets_tests.lib.test_phases_over_http import make_plan
 
 MODEL = "openai/test-model"
@@ -49,20 +48,6 @@ HUGE_POWER = "power(base=1000000000000000000, exponent=1024)"
 @pytest.fixture(autouse=True)
 def key(monkeypatch):
     monkeypatch.setenv(KEY_ENV, SECRET)
-
-
-@pytest.fixture(scope="module")
-def server():
-    with run_server() as handle:
-        yield handle
-
-
-@pytest.fixture
-def srv(server):
-    server.configure(script=None, latency=0.0, faults={}, seed=0, retry_after=0.01,
-                     timeout_seconds=30, error_latency=0.0)
-    server.reset()
-    return server
 
 
 def role(srv, **extra):

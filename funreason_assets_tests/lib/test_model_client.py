@@ -15,7 +15,6 @@ from funreason_assets.lib.llm.settings import (
     load_model_settings,
 )
 from funreason_assets.lib.paths import SettingsError
-from funreason_assets.testing.openai_server import run_server
 
 FAST = {"backoff_base_s": 0.01, "backoff_max_s": 0.05}
 
@@ -23,20 +22,6 @@ FAST = {"backoff_base_s": 0.01, "backoff_max_s": 0.05}
 class Answer(BaseModel):
     answer: str
     confidence: float
-
-
-@pytest.fixture(scope="module")
-def server():
-    with run_server() as handle:
-        yield handle
-
-
-@pytest.fixture
-def srv(server):
-    server.configure(script=None, latency=0.0, faults={}, seed=0, retry_after=0.01,
-                     timeout_seconds=30, error_latency=0.0)
-    server.reset()
-    return server
 
 
 def client_for(handle, tmp_path, timeout_s=5.0, **settings):
