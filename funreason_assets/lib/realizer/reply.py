@@ -48,7 +48,10 @@ def _kind(tool: str, intent: Intent) -> str:
     """`read` (its result answers), `write` (its outcome is reported) or `session` (neither)."""
     if "login" in tool or "logout" in tool or tool.startswith("authenticate"):
         return "session" if not tool.endswith("_login_status") else "read"
-    if tool.startswith(_READ_PREFIXES) or intent.family == _MATH:
+    # A conversion changes nothing: its answer is the converted amount.
+    if tool.startswith(_READ_PREFIXES) or intent.family == _MATH or any(
+        did.startswith("converted") for did in intent.did
+    ):
         return "read"
     return "write"
 
