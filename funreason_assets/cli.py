@@ -1,7 +1,10 @@
 """Command line: run the whole pipeline on the offline default.
 
 `python -m funreason_assets.cli run` materializes every asset for every shard into the Dagster
-instance at `$DAGSTER_HOME` (so the runs show in the UI), using the in-process executor.
+instance at `$DAGSTER_HOME` (so the runs show in the UI), one run per shard, then the export
+run. Shard runs execute concurrently, one per worker process (`--workers`, the number of cores
+by default), each with the in-process executor; `--workers 1` runs them one after another in
+this process.
 """
 
 from __future__ import annotations
@@ -9,12 +12,22 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing
 import os
 import socket
 import sys
 import time
 import uuid
 from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+
+if __name__ == "__main__" and sys.argv[1:2] == ["lineage"]:
+    # A lookup reads one row of the export's lineage index; importing Dagster alone takes
+    # longer than that, so `lineage` is answered before the other commands' imports.
+    from funreason_assets.lineage import main as lineage_main
+
+    raise SystemExit(lineage_main(sys.argv[2:]))
 
 import dagster as dg
 
@@ -27,6 +40,8 @@ logger = logging.getLogger("funreason_assets")
 # Who runs a CLI run: a later start marks the run failed if this process is gone.
 PID_TAG = "funreason/pid"
 HOST_TAG = "funreason/host"
+# Forked workers inherit the loaded code location; elsewhere (macOS, Windows) they spawn.
+_FORK = sys.platform == "linux"
 _UNFINISHED = [
     dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED
 ]
@@ -144,11 +159,178 @@ def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]
     }
 
 
+@dataclass(frozen=True)
+class _PlannedRun:
+    """One run of the command: a shard of `generate_dataset`, or the export run."""
+
+    name: str
+    job_name: str
+    partition: str | None
+    selection: tuple[dg.AssetKey, ...] | None
+    run_id: str
+
+
+def _execute(
+    job: dg.JobDefinition, planned: _PlannedRun, instance: dg.DagsterInstance, group: str
+) -> dict[str, object]:
+    """Execute one planned run in this process; its summary entry, with the cause on failure."""
+    started = time.perf_counter()
+    result = job.execute_in_process(
+        partition_key=planned.partition,
+        instance=instance,
+        asset_selection=list(planned.selection) if planned.selection is not None else None,
+        raise_on_error=False,
+        run_id=planned.run_id,
+        tags={
+            PID_TAG: str(os.getpid()),
+            HOST_TAG: socket.gethostname(),
+            RUN_GROUP_TAG: group,
+        },
+    )
+    failed_checks, warnings = _check_summary(result)
+    return {
+        "run": planned.name,
+        "success": result.success,
+        "seconds": round(time.perf_counter() - started, 2),
+        "seconds_per_asset": _step_seconds(instance, result.run_id),
+        "checks_evaluated": len(result.get_asset_check_evaluations()),
+        "warnings": warnings,
+        "failed_checks": failed_checks,
+        "run_id": result.run_id,
+        "cause": None if result.success else _failure_cause(result),
+    }
+
+
+def _record(runs: list[dict[str, object]], entry: dict[str, object]) -> None:
+    """Add a finished run to the summary; raise if it failed or an ERROR check failed."""
+    cause = entry.pop("cause", None)
+    runs.append(entry)
+    logger.info("%s: %s", entry["run"], entry)
+    name, run_id = entry["run"], entry["run_id"]
+    if not entry["success"]:
+        raise PipelineError(f"pipeline run {name} ({run_id}) failed at {cause}")
+    if entry["failed_checks"]:
+        failed = ", ".join(entry["failed_checks"])  # type: ignore[arg-type]
+        raise PipelineError(f"pipeline run {name} ({run_id}): checks failed: {failed}")
+
+
+# What a worker process keeps across the shard runs it executes: the code location (inherited
+# from the command where processes fork, loaded once where they spawn) and its own instance.
+_worker_state: dict[str, object] = {}
+
+
+def _worker_execute(
+    instance_ref: dg.InstanceRef, planned: _PlannedRun, group: str
+) -> dict[str, object]:
+    """Execute one shard run in a worker process (the pool's task; must stay importable)."""
+    if "definitions" not in _worker_state:
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        from funreason_assets.definitions import defs
+
+        _worker_state["definitions"] = defs()
+    if "instance" not in _worker_state:
+        # Never the command's own instance object: a forked copy would share its connections.
+        _worker_state["instance"] = dg.DagsterInstance.from_ref(instance_ref)
+    instance = _worker_state["instance"]
+    definitions = _worker_state["definitions"]
+    assert isinstance(instance, dg.DagsterInstance)
+    assert isinstance(definitions, dg.Definitions)
+    return _execute(definitions.resolve_job_def(planned.job_name), planned, instance, group)
+
+
+def _shared_assets_done(
+    instance: dg.DagsterInstance, run_id: str, keys: set[dg.AssetKey]
+) -> bool:
+    """Whether a run has materialized every one of these keys (or has ended)."""
+    run = instance.get_run_by_id(run_id)
+    if run is not None and run.is_finished:
+        return True
+    records = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    done = {
+        record.event_log_entry.dagster_event.asset_key
+        for record in records
+        if record.event_log_entry.dagster_event is not None
+    }
+    return keys <= done
+
+
+def _run_shards_concurrently(
+    instance: dg.DagsterInstance,
+    definitions: dg.Definitions,
+    shard_runs: list[_PlannedRun],
+    shared: set[dg.AssetKey],
+    workers: int,
+    group: str,
+) -> list[dict[str, object]]:
+    """Run the shard runs in a pool of worker processes; their entries in plan order.
+
+    The first shard run also materializes the unpartitioned assets every shard reads (the
+    catalog and the graph); the other shard runs start once it has stored them. After a
+    failure no further run starts; the runs in flight finish, then the first failure (in plan
+    order) is raised.
+    """
+    ref = instance.get_ref()
+    first, rest = shard_runs[0], shard_runs[1:]
+    entries: dict[str, dict[str, object]] = {}
+    _worker_state.clear()
+    if _FORK:
+        # Forked workers start at once with the code location already loaded; the pool forks
+        # every worker before it starts its own thread.
+        _worker_state["definitions"] = definitions
+    context = multiprocessing.get_context("fork" if _FORK else "spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures: dict[Future, _PlannedRun] = {
+            pool.submit(_worker_execute, ref, first, group): first
+        }
+        while shared and not _shared_assets_done(instance, first.run_id, shared):
+            finished, _ = wait(list(futures), timeout=0.5)
+            if finished:
+                break
+        failed = any(
+            future.done() and _failed(_outcome(future, first)) for future in futures
+        )
+        if not failed:
+            futures.update({pool.submit(_worker_execute, ref, run, group): run for run in rest})
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                if future.cancelled():
+                    continue
+                entry = _outcome(future, futures[future])
+                entries[futures[future].name] = entry
+                failed = failed or _failed(entry)
+            if failed:
+                for future in pending:
+                    future.cancel()
+    return [entries[run.name] for run in shard_runs if run.name in entries]
+
+
+def _failed(entry: dict[str, object]) -> bool:
+    return not entry["success"] or bool(entry["failed_checks"])
+
+
+def _outcome(future: Future, planned: _PlannedRun) -> dict[str, object]:
+    """The entry a worker returned, or a failed one when the worker process itself died."""
+    try:
+        return future.result()
+    except Exception as exc:  # a worker killed mid-run breaks the pool
+        return {
+            "run": planned.name, "success": False, "seconds": None, "seconds_per_asset": {},
+            "checks_evaluated": 0, "warnings": [], "failed_checks": [],
+            "run_id": planned.run_id,
+            "cause": f"its worker process: {type(exc).__name__}: {exc}",
+        }
+
+
 def run_pipeline(
     shards: Sequence[str] | None = None,
     instance: dg.DagsterInstance | None = None,
     definitions: dg.Definitions | None = None,
     export: bool = True,
+    workers: int = 1,
 ) -> dict[str, object]:
     """Materialize the pipeline: every shard, then curation, exports and the report.
 
@@ -156,7 +338,11 @@ def run_pipeline(
         shards: Partition keys to run (all shards when None).
         instance: The Dagster instance to record runs in (`DagsterInstance.get()` when None).
         definitions: The code location (loaded from `funreason_assets.definitions` when None).
+            Where processes cannot fork, worker processes load the code location themselves,
+            so passing definitions there requires `workers=1`.
         export: Also run `export_dataset` after the shards.
+        workers: Shard runs executed at once, each in its own process; 1 runs them one after
+            another in this process. The outputs are the same for every worker count.
 
     Returns:
         A summary: per run, status, wall seconds, seconds per asset, warnings.
@@ -165,7 +351,13 @@ def run_pipeline(
         SettingsError: If the generation config is invalid (before any run).
         PackConfigError: If the pack config or a pack class is broken (before any run).
         PipelineError: If a run fails or a check with ERROR severity fails.
+        ValueError: If `workers` is below 1, or definitions are passed with several workers.
     """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, not {workers}")
+    if definitions is not None and workers > 1 and not _FORK:
+        raise ValueError("worker processes load the code location themselves on this "
+                         "platform: pass definitions only with workers=1")
     check_configs(definitions)
     if definitions is None:
         from funreason_assets.definitions import defs
@@ -180,55 +372,46 @@ def run_pipeline(
     assert partitions is not None
     keys = list(shards) if shards else list(partitions.get_partition_keys())
     asset_graph = definitions.get_repository_def().asset_graph
-    shard_assets = sorted(
-        key for key in job.asset_layer.selected_asset_keys
-        if asset_graph.get(key).partitions_def is not None
+    selected = job.asset_layer.selected_asset_keys
+    shard_assets = tuple(
+        sorted(key for key in selected if asset_graph.get(key).partitions_def is not None)
     )
-    runs: list[dict[str, object]] = []
-    summary: dict[str, object] = {"runs": runs}
-    plan: list[tuple[str, dg.JobDefinition, str | None, list[dg.AssetKey] | None]] = [
-        (shard, job, shard, None if index == 0 else shard_assets)
+    shard_runs = [
+        _PlannedRun(shard, job.name, shard, None if index == 0 else shard_assets,
+                    str(uuid.uuid4()))
         for index, shard in enumerate(keys)
     ]
-    if export:
-        plan.append(("export", definitions.resolve_job_def("export_dataset"), None, None))
+    runs: list[dict[str, object]] = []
+    summary: dict[str, object] = {"runs": runs}
     # One model budget for every run of this command (the shards and the exports).
     group = f"cli-{uuid.uuid4().hex[:12]}"
-    for name, run_job, partition, selection in plan:
-        started = time.perf_counter()
-        result = run_job.execute_in_process(
-            partition_key=partition,
-            instance=instance,
-            asset_selection=selection,
-            raise_on_error=False,
-            tags={
-                PID_TAG: str(os.getpid()),
-                HOST_TAG: socket.gethostname(),
-                RUN_GROUP_TAG: group,
-            },
+    workers = min(workers, len(shard_runs))
+    if workers > 1 and instance.is_ephemeral:
+        logger.warning("an ephemeral instance cannot be shared with worker processes: "
+                       "running the shards one after another")
+        workers = 1
+    if workers > 1:
+        shared = set(selected) - set(shard_assets)
+        entries = _run_shards_concurrently(
+            instance, definitions, shard_runs, shared, workers, group
         )
-        failed_checks, warnings = _check_summary(result)
-        entry = {
-            "run": name,
-            "success": result.success,
-            "seconds": round(time.perf_counter() - started, 2),
-            "seconds_per_asset": _step_seconds(instance, result.run_id),
-            "checks_evaluated": len(result.get_asset_check_evaluations()),
-            "warnings": warnings,
-            "failed_checks": failed_checks,
-            "run_id": result.run_id,
-        }
-        runs.append(entry)
-        logger.info("%s: %s", name, entry)
-        if not result.success:
-            raise PipelineError(
-                f"pipeline run {name} ({result.run_id}) failed at {_failure_cause(result)}"
-            )
-        if failed_checks:
-            raise PipelineError(
-                f"pipeline run {name} ({result.run_id}): checks failed: {', '.join(failed_checks)}"
-            )
+        for entry in entries:
+            _record(runs, entry)
+    else:
+        for planned in shard_runs:
+            _record(runs, _execute(job, planned, instance, group))
+    if export:
+        planned = _PlannedRun("export", "export_dataset", None, None, str(uuid.uuid4()))
+        _record(runs, _execute(definitions.resolve_job_def(planned.job_name), planned,
+                               instance, group))
     return summary
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -238,26 +421,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = commands.add_parser("run", help="materialize the whole pipeline (offline default)")
     run.add_argument("--shard", action="append", help="only these shard keys (repeatable)")
     run.add_argument("--no-export", action="store_true", help="skip curation and exports")
+    run.add_argument(
+        "--workers", type=_positive, default=os.cpu_count() or 1,
+        help="shard runs at once, each in its own process (default: the number of cores; "
+        "1 runs them one after another)",
+    )
     lineage = commands.add_parser("lineage", help="print the story of one exported dialogue")
     lineage.add_argument("id", help="a dialogue id (dialogue-...) or a BFCL entry id")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.command == "run":
         try:
-            summary = run_pipeline(args.shard, export=not args.no_export)
+            summary = run_pipeline(args.shard, export=not args.no_export, workers=args.workers)
         except (SettingsError, PackConfigError, PipelineError) as exc:
             # The cause is the last line a user sees (no traceback to scroll through).
             sys.stderr.write(f"error: {exc}\n")
             return 1
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     elif args.command == "lineage":
-        from funreason_assets.lineage import LineageError, dialogue_story
+        from funreason_assets.lineage import main as lineage_main
 
-        try:
-            sys.stdout.write(dialogue_story(args.id) + "\n")
-        except LineageError as exc:
-            sys.stderr.write(f"{exc}\n")
-            return 1
+        return lineage_main([args.id])
     return 0
 
 

@@ -1,31 +1,76 @@
-"""The story of one exported dialogue, read back from the stored assets.
+"""The story of one exported dialogue.
 
 `python -m funreason_assets.cli lineage <dialogue id | BFCL entry id>` prints: the scenario it
 started from, the graph edges the sampler followed (with the probe evidence of each edge),
 each round's executed trace with argument provenance, the advanced tool and the hard query,
 every reasoning attempt with its verdict and critique, the filters it passed, and the export
 files it went to.
+
+The stories are written with the exports into the run folder's lineage index
+(`lib/lineage_index.py`), so a lookup reads one row of the latest export. An export written
+before the index existed is answered by scanning the stored assets, as slowly as before.
+This module imports neither Dagster nor the pipeline's phases until such a scan needs them.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
-from funreason_assets.lib.bfcl_format import dialogue_category
-from funreason_assets.lib.curation import CURATION_RULES
-from funreason_assets.lib.paths import EXPORTS, resolve
-from funreason_assets.lib.record_tables import table_to_records
+from funreason_assets.lib.lineage_index import INDEX_FILE, lookup
+from funreason_assets.lib.paths import ASSET_STORE, EXPORTS, asset_store, resolve
 
 
 class LineageError(LookupError):
     """The id is not in the stored assets."""
 
 
+def _not_found(identifier: str) -> LineageError:
+    return LineageError(f"{identifier!r} is not a curated dialogue or BFCL entry id")
+
+
+def _latest_folder(exports: Path) -> Path | None:
+    latest = exports / "LATEST"
+    if not latest.exists():
+        return None
+    return exports / latest.read_text(encoding="utf-8").strip()
+
+
+def _latest_manifest(exports: Path) -> dict[str, Any]:
+    folder = _latest_folder(exports)
+    path = folder / "manifest.json" if folder is not None else None
+    if path is None or not path.exists():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def dialogue_story(
+    identifier: str, base: str | Path = ASSET_STORE, exports: str | Path = EXPORTS
+) -> str:
+    """The whole story of one curated dialogue, from the latest export's lineage index.
+
+    Raises:
+        LineageError: If the id is neither a curated dialogue nor a BFCL entry id.
+    """
+    folder = _latest_folder(resolve(exports))
+    index = folder / INDEX_FILE if folder is not None else None
+    if index is None or not index.exists():
+        return scan_story(identifier, base, exports)
+    story = lookup(index, identifier)
+    if story is None:
+        raise _not_found(identifier)
+    return story
+
+
 def _records(base: Path, asset: str) -> list[Any]:
+    import pyarrow.parquet as pq
+
+    from funreason_assets.lib.record_tables import table_to_records
+
     folder = base / asset
     if not folder.exists():
         raise LineageError(f"{asset} has not been materialized under {base}")
@@ -36,19 +81,17 @@ def _records(base: Path, asset: str) -> list[Any]:
     ]
 
 
-def _latest_manifest(exports: Path) -> dict[str, Any]:
-    latest = exports / "LATEST"
-    if not latest.exists():
-        return {}
-    path = exports / latest.read_text(encoding="utf-8").strip() / "manifest.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-
-
-def dialogue_story(
-    identifier: str, base: str | Path = "data/outputs/assets", exports: str | Path = EXPORTS
+def scan_story(
+    identifier: str, base: str | Path = ASSET_STORE, exports: str | Path = EXPORTS
 ) -> str:
-    """The whole story of one curated dialogue as text."""
-    base, exports = resolve(base), resolve(exports)
+    """The story of one curated dialogue, read from every stored asset (no index needed).
+
+    Raises:
+        LineageError: If the id is neither a curated dialogue nor a BFCL entry id.
+    """
+    from funreason_assets.lib import lineage_story
+
+    base, exports = Path(asset_store(str(base))), resolve(exports)
     manifest = _latest_manifest(exports)
     id_map = manifest.get("bfcl", {}).get("id_map", {})
     by_entry = {entry: dialogue for dialogue, entry in id_map.items()}
@@ -56,79 +99,33 @@ def dialogue_story(
     curated = {d.dialogue_id: d for d in _records(base, "curated_dialogues")}
     dialogue = curated.get(dialogue_id)
     if dialogue is None:
-        raise LineageError(f"{identifier!r} is not a curated dialogue or BFCL entry id")
+        raise _not_found(identifier)
     plan = next(p for p in _records(base, "ground_truth_plans") if p.plan_id == dialogue.plan_id)
     scenario = next(
         (s for s in _records(base, "scenario_seeds") if s.scenario_id == plan.scenario_id), None
     )
-    queries = {
-        q.round_index: q for q in _records(base, "hard_queries") if q.plan_id == plan.plan_id
-    }
-    chains = {
-        c.round_index: c for c in _records(base, "reasoning_chains") if c.plan_id == plan.plan_id
-    }
     graph_path = base / "api_graph" / "all.json"
-    edges: dict[tuple[str, str], dict[str, Any]] = {}
-    if graph_path.exists():
-        graph = json.loads(graph_path.read_text(encoding="utf-8"))
-        for edge in graph.get("edges", graph.get("links", [])):
-            edges[(edge["source"], edge["target"])] = edge
+    graph = json.loads(graph_path.read_text(encoding="utf-8")) if graph_path.exists() else None
+    sources = lineage_story.LineageSources(
+        plans=[plan],
+        queries=[q for q in _records(base, "hard_queries") if q.plan_id == plan.plan_id],
+        chains=[c for c in _records(base, "reasoning_chains") if c.plan_id == plan.plan_id],
+        fingerprints={scenario.scenario_id: scenario.fingerprint} if scenario else {},
+        edges=lineage_story.graph_edges(graph),
+    )
+    return lineage_story.dialogue_story(dialogue, plan, sources, manifest, exports)
 
-    out = [f"dialogue {dialogue.dialogue_id}  ({dialogue_category(dialogue)})"]
-    if dialogue.dialogue_id in id_map:
-        out.append(f"  BFCL entry: {id_map[dialogue.dialogue_id]}")
-    out.append(f"scenario {plan.scenario_id}  shard {plan.shard}  seed {plan.seed}")
-    out.append(f"  involved classes: {', '.join(plan.involved_classes)}"
-               f"{'  (long context)' if plan.long_context else ''}")
-    if scenario is not None:
-        out.append(f"  config fingerprint: {scenario.fingerprint[:16]}")
-    out.append(f"plan {plan.plan_id}  sampler {plan.sampler}  graph {plan.graph_fingerprint}")
-    for planned in plan.rounds:
-        kept = planned.index in dialogue.rounds
-        out.append("")
-        out.append(f"round {planned.index}: target {planned.target}  variant {planned.variant}"
-                   f"  depth {planned.dependency_depth}{'' if kept else '  (not kept)'}")
-        for source, target in planned.edges_followed:
-            edge = edges.get((source, target), {})
-            evidence = edge.get("evidence")
-            summary = json.dumps(evidence, default=str)[:160] if evidence else "-"
-            out.append(f"  edge {source} -> {target}  kinds {edge.get('kinds', '?')}"
-                       f"  evidence {summary}")
-        for call in planned.calls:
-            provenance = ", ".join(
-                f"{a.name}<-{a.provenance}{':' + a.source if a.source else ''}"
-                for a in call.arguments
-            )
-            flag = "  [injected error]" if call.injected_error else ""
-            out.append(f"  call {call.index}: {call.call}  ({provenance}){flag}")
-        query = queries.get(planned.index)
-        if query is not None:
-            tool = query.advanced_tool
-            out.append(f"  advanced tool {tool.name}: {tool.description}")
-            out.append(f"    inputs: {json.dumps({i.name: i.value for i in tool.inputs})}"
-                       f"  hidden: {tool.hidden_intermediates}")
-            out.append(f"  query ({query.generator}): {query.query}")
-            if query.follow_up:
-                out.append(f"  follow-up: {query.follow_up}")
-        chain = chains.get(planned.index)
-        if chain is not None:
-            for attempt in chain.attempts:
-                verdict = "pass" if attempt.passed else f"fail ({attempt.failure_kind})"
-                calls = [c for step in attempt.steps for c in step.calls]
-                out.append(f"  attempt {attempt.attempt} [{attempt.generator}]: {verdict}"
-                           f"  calls {calls}")
-                if attempt.critique:
-                    out.append(f"    critique: {attempt.critique}")
-            if chain.drop_reason:
-                out.append(f"  dropped: {chain.drop_reason}")
-    out.append("")
-    out.append("filters passed: " + ", ".join(CURATION_RULES))
-    if manifest:
-        out.append(f"exports (run {manifest.get('run_id')}):")
-        for category, path in manifest.get("bfcl", {}).get("files", {}).items():
-            if id_map.get(dialogue.dialogue_id, "").startswith(category):
-                out.append(f"  {path}")
-        folder = exports / str(manifest.get("run_id")) / "sft"
-        files = manifest.get("sft", {}).get("files", {})
-        out.extend(f"  {folder / name}" for name in sorted(files))
-    return "\n".join(out)
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`lineage <id>`: print a dialogue's story; 1 (and the reason on stderr) when unknown."""
+    parser = argparse.ArgumentParser(
+        prog="funreason_assets lineage", description="print the story of one exported dialogue"
+    )
+    parser.add_argument("id", help="a dialogue id (dialogue-...) or a BFCL entry id")
+    args = parser.parse_args(argv)
+    try:
+        sys.stdout.write(dialogue_story(args.id) + "\n")
+    except LineageError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 1
+    return 0

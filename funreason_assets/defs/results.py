@@ -7,12 +7,17 @@ that turns those declarations and verdicts into `AssetCheckSpec`s and `AssetChec
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
+from pydantic import BaseModel
 
 from funreason_assets.lib.checks import CheckSpec, PhaseResult, Verdict, missing_verdicts
+from funreason_assets.lib.column_schemas import Column, record_rows
+
+# Records shown in an asset's `preview` metadata.
+PREVIEW_RECORDS = 5
 
 _SEVERITY = {"error": dg.AssetCheckSeverity.ERROR, "warn": dg.AssetCheckSeverity.WARN}
 
@@ -35,6 +40,38 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], limit: int = 20) -> str:
         "| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows[:limit]
     )
     return "\n".join(lines)
+
+
+def table_schema(columns: Sequence[Column]) -> dg.TableSchema:
+    """A column schema (`dagster/column_schema`) from (name, type, description) triples."""
+    return dg.TableSchema(columns=[
+        dg.TableColumn(name=name, type=kind, description=description)
+        for name, kind, description in columns
+    ])
+
+
+def preview(rows: Sequence[Mapping[str, Any]]) -> dg.MarkdownMetadataValue:
+    """A few rows as a markdown table."""
+    return dg.MetadataValue.md(markdown_table(rows, limit=PREVIEW_RECORDS))
+
+
+def progress_log(
+    context: dg.AssetExecutionContext, what: str, step: float = 0.1
+) -> Callable[[int, int], None]:
+    """A progress callback for a phase's loop: logs `what: done / total` every `step` of it.
+
+    The run page shows each line as the asset's step runs, so a long shard shows how far it is.
+    """
+    last_mark = [-1]
+
+    def report(done: int, total: int) -> None:
+        mark = int(done / total / step + 1e-9) if total else 0
+        if mark > last_mark[0]:
+            last_mark[0] = mark
+            percent = 100 * done // total if total else 100
+            context.log.info("%s: %d / %d done (%d%%)", what, done, total, percent)
+
+    return report
 
 
 def asset_check_specs(asset: str, specs: Sequence[CheckSpec]) -> list[dg.AssetCheckSpec]:
@@ -85,6 +122,9 @@ def materialize(
         metadata[name] = dg.MetadataValue.md(markdown_table(rows, limit=200))
     for name, picture in result.pictures.items():
         metadata[name] = png_metadata(picture.png, picture.caption)
+    records = result.value if isinstance(result.value, list) else []
+    if records and isinstance(records[0], BaseModel) and "preview" not in metadata:
+        metadata["preview"] = preview(record_rows(records, PREVIEW_RECORDS))
     metadata.update(extra_metadata or {})
     return dg.MaterializeResult(
         value=result.value,

@@ -46,25 +46,32 @@ def _new_temporary(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
+def atomic_path(path: Path, durable: bool = True) -> Iterator[Path]:
     """A temporary path to write in full; it replaces `path` when the block exits cleanly.
 
     For writers that want a path rather than a handle (Parquet, images). The parent folder is
     created if needed. If the block raises, the temporary file is removed and `path` is left
     as it was.
+
+    Args:
+        path: The file to replace.
+        durable: Fsync the file and its folder. A cache whose lost entry is only a miss skips
+            it: the rename stays atomic, and an entry a power cut empties reads as absent.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = _new_temporary(path)
     try:
         yield temporary
-        with temporary.open("rb+") as written:
-            os.fsync(written.fileno())
+        if durable:
+            with temporary.open("rb+") as written:
+                os.fsync(written.fileno())
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    _sync_folder(path.parent)
+    if durable:
+        _sync_folder(path.parent)
 
 
 @contextlib.contextmanager
@@ -75,12 +82,36 @@ def atomic_writer(path: Path, encoding: str = "utf-8") -> Iterator[TextIO]:
         handle.flush()
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` atomically."""
-    with atomic_path(path) as temporary:
+def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
+    """Replace `path` with `data` atomically (see `atomic_path` for `durable`)."""
+    with atomic_path(path, durable) as temporary:
         temporary.write_bytes(data)
 
 
-def atomic_write_text(path: Path, text: str, encoding: str = "utf-8") -> None:
-    """Replace `path` with `text` atomically."""
-    atomic_write_bytes(path, text.encode(encoding))
+def atomic_write_text(
+    path: Path, text: str, encoding: str = "utf-8", durable: bool = True
+) -> None:
+    """Replace `path` with `text` atomically (see `atomic_path` for `durable`)."""
+    atomic_write_bytes(path, text.encode(encoding), durable)
+
+
+def atomic_write_url(url: str, data: bytes) -> None:
+    """Replace the object or file at an fsspec URL with `data`, readers never seeing a part.
+
+    The bytes go to a temporary name beside the target, which is then moved over it: a rename
+    on file systems, and on object stores a copy that becomes visible only once complete.
+    """
+    import fsspec
+
+    filesystem, target = fsspec.core.url_to_fs(url)
+    parent, _, name = target.rpartition("/")
+    temporary = f"{parent}/.{name}.{secrets.token_hex(6)}{TEMP_SUFFIX}"
+    filesystem.makedirs(parent, exist_ok=True)
+    try:
+        with filesystem.open(temporary, "wb") as handle:
+            handle.write(data)
+        filesystem.mv(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            filesystem.rm(temporary)
+        raise

@@ -117,16 +117,22 @@ class CurationResult:
 
 
 def curate(
-    dialogues: Sequence[VerifiedDialogue], config: CurationConfig, index: BfclTestIndex
+    dialogues: Sequence[VerifiedDialogue],
+    config: CurationConfig,
+    index: BfclTestIndex,
+    progress: Callable[[int, int], None] | None = None,
 ) -> CurationResult:
-    """Apply every filter; the first rule a dialogue breaks is the one it is counted under."""
+    """Apply every filter; the first rule a dialogue breaks is the one it is counted under.
+
+    `progress(done, total)` is called after each dialogue.
+    """
     from datasketch import MinHash, MinHashLSH
 
     dropped: dict[str, list[str]] = {rule: [] for rule in FILTER_RULES}
     kept: list[VerifiedDialogue] = []
     seen_calls: set[str] = set()
     lsh = MinHashLSH(threshold=config.near_duplicate_threshold, num_perm=config.num_perm)
-    for dialogue in dialogues:
+    for done, dialogue in enumerate(dialogues, 1):
         rule = _first_broken_rule(dialogue, config, index)
         if rule is None:
             fingerprint = calls_fingerprint(dialogue)
@@ -146,6 +152,8 @@ def curate(
             kept.append(dialogue)
         else:
             dropped[rule].append(dialogue.dialogue_id)
+        if progress is not None:
+            progress(done, len(dialogues))
     return CurationResult(kept=kept, dropped=dropped, considered=len(dialogues))
 
 
@@ -275,6 +283,7 @@ def curate_dialogues(
     config: CurationConfig,
     allowed_variants: Sequence[str],
     checker: Checker = run_checker,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PhaseResult[list[VerifiedDialogue]]:
     """Every filter, then bfcl-eval's replay; kept dialogues carry their accepted entry digest.
 
@@ -282,7 +291,7 @@ def curate_dialogues(
     ground truth are dropped here and counted, so the export can demand that every item it
     writes is one the checker accepted.
     """
-    result = curate(dialogues, config, BfclTestIndex.load())
+    result = curate(dialogues, config, BfclTestIndex.load(), progress)
     replay = replay_in_bfcl(result.kept, registry, checker)
     kept = [
         d.model_copy(update={"bfcl_entry_digest": replay.accepted.get(d.dialogue_id)})

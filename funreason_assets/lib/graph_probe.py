@@ -337,8 +337,6 @@ class _ScenarioProbe:
 
     def _probe_state(self, failing: Sequence[ToolSpec]) -> None:
         """Find single prerequisites level by level (chains), then AND-pairs for the rest."""
-        builder = self.builder
-        label = self.scenario.label
         frontier = [
             variant
             for variants in self.successes.values()
@@ -347,47 +345,68 @@ class _ScenarioProbe:
         ]
         remaining = list(failing)
         for _level in range(self.config.max_chain_depth):
-            next_frontier: list[_Success] = []
-            for target in list(remaining):
-                fixes: dict[str, _Success] = {}
-                for variant in frontier:
-                    if variant.tool.name == target.name or variant.tool.name in fixes:
-                        continue
-                    fixed = self._fixed_by(target, [variant])
-                    if fixed is None:
-                        continue
-                    before, arguments, output = fixed
-                    fixes[variant.tool.name] = variant
-                    record = self._record(
-                        target,
-                        before,
-                        arguments,
-                        output,
-                        prefix=self._evidence_calls(variant),
-                    )
-                    next_frontier.append(record)
-                    builder._add_evidence(
-                        variant.tool.name,
-                        target.name,
-                        "state",
-                        {
-                            "scenario": label,
-                            "prerequisite_calls": self._evidence_calls(variant),
-                            "call": format_call(target.name, arguments),
-                            "fails_without_prerequisite": True,
-                        },
-                    )
-                if fixes:
-                    builder._groups[target.name].append(frozenset(fixes))
-                    remaining.remove(target)
+            next_frontier = self._chain_level(frontier, remaining)
             if not next_frontier or not remaining:
                 break
             frontier = next_frontier
         if self.config.probe_pairs:
-            for target in remaining:
-                self._probe_pairs(target)
+            paired = []
+            for target in list(remaining):
+                record = self._probe_pairs(target)
+                if record is not None:
+                    paired.append(record)
+                    remaining.remove(target)
+            # What an AND-pair enables may enable more (lock the doors and press the brake,
+            # start the engine, then set the cruise control): one more level from there.
+            if paired and remaining:
+                self._chain_level(paired, remaining)
 
-    def _probe_pairs(self, target: ToolSpec) -> None:
+    def _chain_level(
+        self, frontier: Sequence[_Success], remaining: list[ToolSpec]
+    ) -> list[_Success]:
+        """Single prerequisites of the remaining tools among the frontier's calls.
+
+        Tools found fixed are removed from `remaining`; their successful calls are returned
+        as the next level's frontier.
+        """
+        builder = self.builder
+        label = self.scenario.label
+        next_frontier: list[_Success] = []
+        for target in list(remaining):
+            fixes: dict[str, _Success] = {}
+            for variant in frontier:
+                if variant.tool.name == target.name or variant.tool.name in fixes:
+                    continue
+                fixed = self._fixed_by(target, [variant])
+                if fixed is None:
+                    continue
+                before, arguments, output = fixed
+                fixes[variant.tool.name] = variant
+                record = self._record(
+                    target,
+                    before,
+                    arguments,
+                    output,
+                    prefix=self._evidence_calls(variant),
+                )
+                next_frontier.append(record)
+                builder._add_evidence(
+                    variant.tool.name,
+                    target.name,
+                    "state",
+                    {
+                        "scenario": label,
+                        "prerequisite_calls": self._evidence_calls(variant),
+                        "call": format_call(target.name, arguments),
+                        "fails_without_prerequisite": True,
+                    },
+                )
+            if fixes:
+                builder._groups[target.name].append(frozenset(fixes))
+                remaining.remove(target)
+        return next_frontier
+
+    def _probe_pairs(self, target: ToolSpec) -> _Success | None:
         builder = self.builder
         changers = [
             variant
@@ -419,7 +438,7 @@ class _ScenarioProbe:
                 format_call(first.tool.name, first.arguments),
                 format_call(second.tool.name, second.arguments),
             ]
-            self._record(target, before, arguments, output, prefix=calls)
+            record = self._record(target, before, arguments, output, prefix=calls)
             for step in (first, second):
                 builder._add_evidence(
                     step.tool.name,
@@ -435,7 +454,8 @@ class _ScenarioProbe:
                 )
             builder._groups[target.name].append(frozenset({first.tool.name}))
             builder._groups[target.name].append(frozenset({second.tool.name}))
-            return
+            return record
+        return None
 
     def _chosen_by_user(self, tool: ToolSpec, parameter: str) -> bool:
         """Whether a parameter's value is one the user makes up (an amount, a date, a text).

@@ -39,7 +39,9 @@ _WORD = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?")
 
 # Thresholds of the report's WARN checks (figure -> (comparison, bound)).
 MIN_DISTINCT_PREFIXES = 0.80
-MIN_DISTINCT_3 = 0.75
+# Turns of one dialogue pursue one goal and name the same entities again ("the ticket titled
+# 'Printer jam'"), which repeats 3-grams across a sample of whole dialogues by design.
+MIN_DISTINCT_3 = 0.72
 MAX_TOP_OPENER_SHARE = 0.25
 MAX_DICTATION_SHARE = 0.25
 MAX_REASONING_TEMPLATE_SHARE = 0.05

@@ -14,10 +14,17 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 PROJECT_ROOT_ENV = "FUNREASON_PROJECT_ROOT"
+# Where everything the pipeline writes lives (default `<project>/data/outputs`). Workers on
+# several machines point it at one shared folder, so every run sees every shard's records, the
+# completion cache and the exports.
+OUTPUTS_ROOT_ENV = "FUNREASON_OUTPUTS_ROOT"
+# The asset store alone may live elsewhere: a folder or an fsspec URL (`s3://bucket/assets`).
+ASSET_STORE_ENV = "FUNREASON_ASSET_STORE"
 
 GENERATION_CONFIG = "data/config/generation.yaml"
 PACK_CONFIG = "data/config/environment_packs.yaml"
 MODELS_CONFIG = "data/config/models.yaml"
+OUTPUTS = "data/outputs"
 ASSET_STORE = "data/outputs/assets"
 MODEL_CACHE = "data/outputs/model_cache"
 EXPORTS = "data/outputs/exports"
@@ -44,10 +51,46 @@ def project_root() -> Path:
     return Path.cwd()
 
 
+def outputs_root() -> Path:
+    """The folder the pipeline writes to: `FUNREASON_OUTPUTS_ROOT`, else `data/outputs`.
+
+    A relative override is taken from the project root.
+    """
+    override = os.environ.get(OUTPUTS_ROOT_ENV)
+    if override:
+        candidate = Path(override).expanduser()
+        return candidate if candidate.is_absolute() else project_root() / candidate
+    return project_root() / OUTPUTS
+
+
 def resolve(path: str | Path) -> Path:
-    """Resolve a project-relative path (absolute paths pass through)."""
+    """Resolve a project-relative path (absolute paths pass through).
+
+    Paths under `data/outputs/` resolve under the outputs root (`outputs_root`).
+    """
     candidate = Path(path)
-    return candidate if candidate.is_absolute() else project_root() / candidate
+    if candidate.is_absolute():
+        return candidate
+    if candidate.parts[:2] == Path(OUTPUTS).parts:
+        return outputs_root().joinpath(*candidate.parts[2:])
+    return project_root() / candidate
+
+
+def is_url(location: str) -> bool:
+    """Whether a location is a URL (`s3://...`, `file:///...`) rather than a local path."""
+    scheme, separator, _ = location.partition("://")
+    return bool(separator) and scheme.replace("+", "").replace("-", "").isalnum()
+
+
+def asset_store(base_path: str = ASSET_STORE) -> str:
+    """Where the asset store lives: a local folder (absolute) or an fsspec URL.
+
+    `FUNREASON_ASSET_STORE` replaces the default location; an explicitly configured base path
+    wins over both.
+    """
+    override = os.environ.get(ASSET_STORE_ENV)
+    location = override if override and base_path == ASSET_STORE else base_path
+    return location if is_url(location) else str(resolve(location))
 
 
 def field_error(file: Path | str, error: ValidationError) -> SettingsError:

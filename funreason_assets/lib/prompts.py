@@ -17,7 +17,7 @@ from funreason_assets.lib.records import FailureKind, Variant
 
 PROMPT_VERSIONS = {
     "tool_abstractor": "tool_abstractor/1",
-    "query_writer": "query_writer/2",
+    "query_writer": "query_writer/3",
     "reasoner": "reasoner/2",
     "critic": "critic/1",
     "replier": "replier/2",
@@ -122,8 +122,13 @@ def query_writer_messages(
     variant: Variant,
     persona: Mapping[str, Any] | None = None,
     inferable: Mapping[str, str] | None = None,
+    user_goal: str = "",
 ) -> list[dict[str, Any]]:
-    """Messages asking for a hard query for an advanced tool."""
+    """Messages asking for a hard query for an advanced tool.
+
+    `user_goal` is the dialogue's hidden goal (the user's reason and tasks, this round's
+    marked): the query pursues it without reciting it.
+    """
     rules = [
         "Write what this user would really type to an assistant: their own words and reasons, "
         "in their voice (the persona below), one to three sentences, with context if natural.",
@@ -164,6 +169,8 @@ def query_writer_messages(
                 f"Inferable (may be left out, with why): {json.dumps(allowed, default=str)}\n"
                 f"Omitted: {json.dumps(dict(omitted or {}), default=str)}\n"
                 f"Persona: {_persona_note(persona)}\n"
+                f"User's goal (hidden; this turn pursues it, never recite it): "
+                f"{user_goal or '(not given)'}\n"
                 "Conversation so far:\n" + ("\n".join(earlier_turns) or "(none)")
             ),
         },

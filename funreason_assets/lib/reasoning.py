@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -382,8 +382,9 @@ def run_chains(
     registry: ToolRegistry,
     roles: RoleSet,
     config: ChainConfig,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[ChainOutcome]:
-    """Phase III for every plan that has queries."""
+    """Phase III for every plan that has queries (`progress(done, total)` over plans)."""
     by_plan: dict[str, dict[int, HardQuery]] = {}
     for query in queries:
         by_plan.setdefault(query.plan_id, {})[query.round_index] = query
@@ -392,7 +393,7 @@ def run_chains(
         for plan in plans
         if plan.plan_id in by_plan
     ]
-    return drive(flows, roles)
+    return drive(flows, roles, progress)
 
 
 def chain_stats(chains: Sequence[ReasoningChain], max_attempts: int) -> dict[str, Any]:
@@ -529,9 +530,10 @@ def build_chains(
     registry: ToolRegistry,
     roles: RoleSet,
     config: ChainConfig,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PhaseResult[list[ReasoningChain]]:
     """Phase III for every plan with queries: its chains, judged, and what the roles cost."""
-    outcomes = run_chains(plans, queries, registry, roles, config)
+    outcomes = run_chains(plans, queries, registry, roles, config, progress)
     result = judge_chains([chain for outcome in outcomes for chain in outcome.chains], config)
     result.metrics["generators"] = roles.generators()
     result.metrics["model_calls"] = roles.accounting_metadata()

@@ -139,6 +139,11 @@ class DialoguePlan(BaseModel):
         description="The scenario's persona (`Persona.model_dump()`): the user the query "
         "writer speaks for; empty in plans made before plans carried it",
     )
+    goal: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The user's hidden goal (`lib.goals.DialogueGoal.model_dump()`): reason, "
+        "key class and one task per round; empty for the random-walk baseline",
+    )
 
 
 # ---------------------------------------------------------------------- Phase II

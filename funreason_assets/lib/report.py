@@ -6,7 +6,9 @@ sampler's and the random-walk baseline's coverage per shard (the baseline's plan
 for comparison and never stored), and the model clients' cost and cache hits per shard.
 
 Written twice from the same sections: Markdown (shown in the Dagster UI) and a self-contained
-HTML file (pictures inlined as data URIs) that opens anywhere without the UI.
+HTML file (pictures inlined as data URIs) that opens anywhere without the UI. The HTML file also
+carries the sample browser (`lib/sample_browser.py`): whole dialogues picked by variant, class
+and filter outcome, each with its lineage story.
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ from typing import Any
 from funreason_assets.lib.atomic import atomic_write_text
 from funreason_assets.lib.bfcl_format import dialogue_category
 from funreason_assets.lib.checks import CheckSpec, PhaseResult, Verdict
-from funreason_assets.lib.curation import CurationConfig, drops_per_rule, verified_dialogues
+from funreason_assets.lib.curation import (
+    CHECKER_REJECTS,
+    CurationConfig,
+    CurationResult,
+    curate,
+    verified_dialogues,
+)
 from funreason_assets.lib.figures import figure_png, pyplot
 from funreason_assets.lib.language_stats import (
     LANGUAGE_CHECKS,
@@ -31,6 +39,7 @@ from funreason_assets.lib.language_stats import (
     language_rows,
     measure_dialogues,
 )
+from funreason_assets.lib.lineage_story import LineageSources
 from funreason_assets.lib.records import (
     DialoguePlan,
     HardQuery,
@@ -38,6 +47,9 @@ from funreason_assets.lib.records import (
     VerifiedDialogue,
 )
 from funreason_assets.lib.registry import ToolRegistry
+from funreason_assets.lib.sample_browser import STYLE as BROWSER_STYLE
+from funreason_assets.lib.sample_browser import build_browser
+from funreason_assets.lib.scenarios.contamination import BfclTestIndex
 from funreason_assets.lib.semantic_gate import (
     MeaningStats,
     measure_plans,
@@ -74,6 +86,8 @@ class Section:
     text: str = ""
     rows: list[dict[str, Any]] = field(default_factory=list)
     picture_png: bytes | None = None
+    # Markup for the HTML file only (built escaped by its maker), e.g. the sample browser.
+    html: str = ""
 
 
 @dataclass
@@ -90,6 +104,9 @@ class ReportInputs:
         shard_coverage: Per shard, `ground_truth_plans`' metadata holding `coverage_directed`
             and `coverage_random_walk` (the baseline's plans are not stored).
         model_accounting: Per shard and phase, the model client's totals (`cost_usd`, `cached`).
+        lineage: The records joined for lineage stories (scenario fingerprints, graph edges);
+            the sample browser is written only when given.
+        stories: Curated dialogue id -> its lineage story (as the lineage index holds it).
     """
 
     plans: Sequence[DialoguePlan]
@@ -100,6 +117,8 @@ class ReportInputs:
     sft_summary: Mapping[str, Any] = field(default_factory=dict)
     shard_coverage: Sequence[Mapping[str, Any]] = ()
     model_accounting: Sequence[Mapping[str, Any]] = ()
+    lineage: LineageSources | None = None
+    stories: Mapping[str, str] = field(default_factory=dict)
 
 
 def _histogram(values: Sequence[int]) -> dict[str, int]:
@@ -118,18 +137,25 @@ def query_drops(plans: Sequence[DialoguePlan], queries: Sequence[HardQuery]) -> 
     return {QUERY_DROP: dropped} if dropped else {}
 
 
+# The directed-vs-random figures a shard's plans metadata carries (`lib.sampling`).
+_COMPARED = (
+    "share_reached", "mean_depth", "share_rounds_depth_2_plus", "reuse_share",
+    "single_class_share",
+)
+
+
 def coverage_rows(shard_coverage: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Directed sampler and random-walk baseline coverage, averaged over shards."""
     rows = []
     for name, key in (("directed", "coverage_directed"), ("random walk", "coverage_random_walk")):
         values = [meta[key] for meta in shard_coverage if key in meta]
         if values:
-            rows.append({
-                "sampler": name,
-                "share_reached": round(sum(v["share_reached"] for v in values) / len(values), 3),
-                "mean_depth": round(sum(v["mean_depth"] for v in values) / len(values), 3),
-                "shards": len(values),
-            })
+            row: dict[str, Any] = {"sampler": name}
+            for metric in _COMPARED:
+                found = [v[metric] for v in values if metric in v]
+                if found:
+                    row[metric] = round(sum(found) / len(found), 3)
+            rows.append({**row, "shards": len(values)})
     return rows
 
 
@@ -316,14 +342,18 @@ def _language(figures: LanguageFigures) -> Section:
 
 def _baseline(rows: Sequence[Mapping[str, Any]]) -> Section:
     plt = pyplot()
-    figure, axes = plt.subplots(1, 2, figsize=(8, 2.6))
-    for axis, metric in zip(axes, ("share_reached", "mean_depth"), strict=True):
+    metrics = [m for m in _COMPARED if all(m in r for r in rows)]
+    figure, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics), 2.6))
+    for axis, metric in zip(axes, metrics, strict=True):
         axis.bar([r["sampler"] for r in rows], [r[metric] for r in rows],
                  color=["#1f77b4", "#999999"][: len(rows)])
         axis.set_title(metric.replace("_", " "), fontsize=9)
     return Section(
         "Directed sampler vs random-walk baseline",
-        "Same seeds, per shard, averaged over shards.",
+        "Same seeds, per shard, averaged over shards: share of tools reached, mean dependency "
+        "depth per round (calls of the round chained before its target), share of rounds at "
+        "depth 2 or more, share of turns after the first that use a value an earlier turn's "
+        "calls passed or returned, and share of dialogues whose calls stay in one class.",
         list(rows),
         figure_png(figure),
     )
@@ -338,12 +368,14 @@ def build_sections(
     """Every section of the report from the run's records.
 
     The verified dialogues are assembled again from plans and chains, as curation assembled
-    them, and curation's drops per rule are recomputed from them and the curated set.
+    them, and curation's filters run again over them (they are deterministic): their drops per
+    rule feed the funnel, and the dialogue each dropped feeds the sample browser.
     """
     verified = verified_dialogues(inputs.plans, inputs.chains, min_rounds)
+    filtered = curate(verified, curation, BfclTestIndex.load())
     classes = sorted({c for plan in inputs.plans for c in plan.involved_classes})
     sections = [
-        _funnel(inputs, len(verified), drops_per_rule(verified, inputs.curated, curation)),
+        _funnel(inputs, len(verified), _curation_drops(filtered, inputs.curated)),
         _coverage(inputs.curated, {c: [t.name for t in registry.tools([c])] for c in classes}),
         _distributions(inputs),
         _variant_mix(inputs.curated),
@@ -361,7 +393,34 @@ def build_sections(
     if exports:
         sections.append(Section(
             "Exports", "", [{"file": k, "rows": v} for k, v in exports.items()]))
+    if inputs.lineage is not None:
+        sections.append(_sample_browser(inputs, inputs.lineage, verified, filtered))
     return sections
+
+
+def _curation_drops(
+    filtered: CurationResult, curated: Sequence[VerifiedDialogue]
+) -> dict[str, int]:
+    """Drops per filter rule, and bfcl-eval's rejects: kept by the filters, not curated."""
+    curated_ids = {d.dialogue_id for d in curated}
+    rejected = sum(1 for d in filtered.kept if d.dialogue_id not in curated_ids)
+    return {**filtered.counts(), CHECKER_REJECTS: rejected}
+
+
+def _sample_browser(
+    inputs: ReportInputs,
+    lineage: LineageSources,
+    verified: Sequence[VerifiedDialogue],
+    filtered: CurationResult,
+) -> Section:
+    markup, samples = build_browser(lineage, verified, filtered, inputs.curated, inputs.stories)
+    return Section(
+        "Sample browser",
+        f"{len(samples)} whole dialogues of {len(lineage.plans)} plans (a stratified sample by "
+        "filter outcome and variant), each with its goal, queries, ground truth, reasoning "
+        "attempts, replies and lineage story; in the HTML report.",
+        html=markup,
+    )
 
 
 def judge_sections(sections: Sequence[Section]) -> Verdict:
@@ -432,8 +491,10 @@ def to_html(title: str, sections: Sequence[Section]) -> str:
     body = [f"<h1>{html.escape(title)}</h1>"]
     for section in sections:
         body.append(f"<h2>{html.escape(section.title)}</h2>")
-        if section.text:
+        if section.text and not section.html:
             body.append(f"<p>{html.escape(section.text)}</p>")
+        if section.html:
+            body.append(section.html)
         if section.rows:
             columns = list(dict.fromkeys(key for row in section.rows for key in row))
             head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
@@ -451,7 +512,7 @@ def to_html(title: str, sections: Sequence[Section]) -> str:
     style = (
         "body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
         "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;"
-        "padding:2px 8px;font-size:13px}img{max-width:100%}"
+        "padding:2px 8px;font-size:13px}img{max-width:100%}" + BROWSER_STYLE
     )
     return (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"

@@ -40,9 +40,11 @@ from funreason_assets.lib.binding import (
     output_sources,
     state_content,
 )
+from funreason_assets.lib.dialogue_stats import earlier_rounds_used
 from funreason_assets.lib.digests import canonical_json
 from funreason_assets.lib.environments import Environment, EnvironmentSnapshot
 from funreason_assets.lib.executor import ParsedCall, execute_call, format_call
+from funreason_assets.lib.goals import DialogueGoal, GoalConfig, GoalPlanner, realized_goal
 from funreason_assets.lib.literals import LiteralDomains, merged_literal_domains
 from funreason_assets.lib.records import (
     VARIANTS,
@@ -66,6 +68,10 @@ _LOGOUT_TOOL = re.compile(r"logout|sign_?out")
 _AUTH_TARGET_WEIGHT = 0.1
 _LOGIN_ONLY_WEIGHT = 0.1
 _LOGIN_GATED_WEIGHT = 0.6
+# Weight factor of a tool still below its target quota in this shard.
+_QUOTA_BOOST = 30.0
+# Weight (in rounds) of the graph's unmet depth against the depth a target's rounds reached.
+_DEPTH_PRIOR = 2.0
 # Share of directed rounds whose target takes produced values from earlier outputs only.
 _PRODUCED_SHARE = 0.5
 # Result texts of a failure that the tool reports as a plain value, not as an `error` field.
@@ -75,6 +81,8 @@ _FAILURE_TEXT = re.compile(
     r"\binsufficient\b|\bunsupported\b|\bdoes not exist\b",
     re.IGNORECASE,
 )
+# Types of graph data sources the user states themselves (never forced from outputs).
+_STATED_TYPES = frozenset({"enum", "first_name", "person_name", "last_name"})
 # Result fields that report an outcome (free text such as a tweet's content is not one).
 _OUTCOME_FIELD = re.compile(r"status|result|symbol|airport|error|failure|success")
 
@@ -116,8 +124,21 @@ class SamplerConfig(BaseModel):
         default=0.6, description="Chance to stop after each post-target call (focus)."
     )
     depth_oversampling: float = Field(
-        default=1.0, description="Extra target weight per level of prerequisite depth."
+        default=1.0, description="Extra target weight per level of unmet prerequisite depth."
     )
+    depth_power: float = Field(
+        default=3.0, ge=0,
+        description="Exponent of the depth factor of a target's weight (Eq. 2 oversampling).",
+    )
+    coverage_power: float = Field(
+        default=0.5, ge=0,
+        description="Exponent of the damping of often-targeted tools (1: strict balance).",
+    )
+    target_quota: int = Field(
+        default=1, ge=0,
+        description="Targets below this count in the shard get first call on the rounds.",
+    )
+    goal: GoalConfig = Field(default_factory=GoalConfig)
     variants: VariantMix = Field(default_factory=VariantMix)
 
 
@@ -132,6 +153,8 @@ class SamplerStats:
     targets: Counter[str] = field(default_factory=Counter)
     target_failures: Counter[str] = field(default_factory=Counter)
     tools_reached: Counter[str] = field(default_factory=Counter)
+    # Dependency depth the kept rounds of each target reached (sum), for the depth estimate.
+    target_depth: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -145,6 +168,7 @@ class GraphIndex:
     read_only: frozenset[str] = frozenset()
     _distances: dict[str, dict[str, int]] = field(default_factory=dict)
     _requirements: dict[str, frozenset[str]] = field(default_factory=dict)
+    _unmet: dict[frozenset[str], dict[str, int]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, graph: nx.DiGraph) -> GraphIndex:
@@ -195,6 +219,42 @@ class GraphIndex:
     def _dependency_depth(self, target: str) -> int:
         distances = self.distances(target)
         return max(distances.values(), default=0)
+
+    def unmet_depth(self, target: str, satisfied: frozenset[str]) -> int:
+        """Calls the target needs before it, along its longest unmet chain.
+
+        Each prerequisite group not met by a `satisfied` tool adds one call plus the chain of
+        its cheapest member; each produced parameter adds its cheapest producer's chain (a
+        session credential is met while its login is). Cycles count nothing twice.
+        """
+        cache = self._unmet.setdefault(satisfied, {})
+        found = cache.get(target)
+        if found is not None:
+            return found
+
+        def depth(tool: str, stack: frozenset[str]) -> int:
+            known = cache.get(tool)
+            if known is not None:
+                return known
+            stack = stack | {tool}
+            best = 0
+            for group in self.prerequisites.get(tool, ()):
+                if group & satisfied:
+                    continue
+                options = [depth(m, stack) for m in group if m not in stack]
+                if options:
+                    best = max(best, 1 + min(options))
+            for producers in self.graph.nodes[tool].get("data_sources", {}).values():
+                if any(p in satisfied and is_auth_tool(p) for p in producers):
+                    continue
+                options = [depth(p, stack) for p in producers if p not in stack]
+                if options:
+                    best = max(best, 1 + min(options))
+            if len(stack) == 1:
+                cache[tool] = best
+            return best
+
+        return depth(target, frozenset())
 
 
 @functools.lru_cache(maxsize=4096)
@@ -294,6 +354,23 @@ class PlanSampler:
         # parameter never changes).
         self.verdicts: dict[Any, dict[Any, bool]] = {}
         self.graph_fingerprint = str(graph.graph.get("registry_fingerprint", ""))
+        self.class_of = {
+            str(node): str(data.get("class_name", "")) for node, data in graph.nodes(data=True)
+        }
+        producers = {
+            node: frozenset(name for names in sources.values() for name in names)
+            for node, sources in (
+                (node, data.get("data_sources", {})) for node, data in graph.nodes(data=True)
+            )
+        }
+        self.goals = GoalPlanner(
+            lambda tool: sorted(
+                successor for successor in graph.successors(tool) if not is_auth_tool(successor)
+            ),
+            producers,
+            self.class_of,
+            self.config.goal,
+        )
 
     # ------------------------------------------------------------------ dialogue level
 
@@ -305,6 +382,7 @@ class PlanSampler:
         initial_config: Mapping[str, Any],
         shard: str = "",
         persona: Mapping[str, Any] | None = None,
+        key_class: str = "",
     ) -> DialoguePlan | None:
         """Sample one dialogue plan, or None if it cannot reach the minimum number of rounds.
 
@@ -315,6 +393,8 @@ class PlanSampler:
             initial_config: The classes' initial state.
             shard: The shard the plan belongs to.
             persona: The scenario's persona: the user the values made up for them belong to.
+            key_class: The class the scenario's goal is about (the first stateful involved
+                class when empty).
         """
         config = self.config
         rng = random.Random(f"plan:{config.strategy}:{seed}")
@@ -324,6 +404,19 @@ class PlanSampler:
         environment = self.registry.environment(involved_classes, initial_config, long_context)
         walk = _DialogueWalk(self, environment, rng, persona or {})
         n_rounds = rng.randint(config.min_rounds, config.max_rounds)
+        goal = None
+        if config.strategy == "directed" and config.goal.enabled:
+            stateful = [
+                name for name in involved_classes if not self.registry.classes[name].stateless
+            ]
+            key = key_class or (stateful or list(involved_classes))[0]
+            satisfied = walk.satisfied()
+            goal = self.goals.plan(
+                random.Random(f"goal:{seed}"), key, walk.tools, n_rounds,
+                lambda tool: self.target_weight(tool, satisfied), persona or {},
+                lambda tool: self.stats.targets.get(tool, 0) < config.target_quota,
+            )
+            walk.goal = goal
         for round_index in range(n_rounds):
             planned = walk.next_round(round_index)
             if planned is None:
@@ -331,6 +424,11 @@ class PlanSampler:
         if len(walk.rounds) < config.min_rounds:
             self.stats.dropped["too_few_rounds"] += 1
             return None
+        if goal is not None:
+            goal = realized_goal(
+                goal, [planned.target for planned in walk.rounds],
+                [walk.earlier_rounds_used(planned) for planned in walk.rounds], self.class_of,
+            )
         rounds = self._apply_variants(walk.rounds, category, rng)
         self.stats.dialogues_kept += 1
         for planned in rounds:
@@ -348,6 +446,7 @@ class PlanSampler:
             rounds=rounds,
             graph_fingerprint=self.graph_fingerprint,
             persona=dict(persona or {}),
+            goal=goal.model_dump() if goal is not None else {},
         )
 
     def _category(self, rng: random.Random) -> str:
@@ -410,40 +509,54 @@ class PlanSampler:
             return _LOGIN_ONLY_WEIGHT
         return _LOGIN_GATED_WEIGHT
 
+    def target_weight(self, tool: str, satisfied: frozenset[str]) -> float:
+        """A tool's weight as a target: deep unmet chains up, often-targeted tools down.
+
+        Quotas: tools targeted fewer than `target_quota` times come first; tools that keep
+        failing to be reached from these states lose weight so they do not eat the budget;
+        sessions are a means, not a goal, so logins and logouts are targeted less often.
+        """
+        config = self.config
+        # `get` rather than indexing: a Counter answers a missing key through a Python call.
+        count = self.stats.targets.get(tool, 0)
+        # The depth a round of this target is expected to reach: the graph's unmet chain as
+        # a prior, corrected by what its kept rounds reached from these states.
+        unmet = (
+            self.index.unmet_depth(tool, satisfied) * _DEPTH_PRIOR
+            + self.stats.target_depth.get(tool, 0)
+        ) / (_DEPTH_PRIOR + count)
+        quota = _QUOTA_BOOST if count < config.target_quota else 1.0
+        logged_out = frozenset(
+            name for name in self.index.requirements(tool)
+            if is_auth_tool(name) and name not in satisfied
+        )
+        return (
+            quota * (1.0 + config.depth_oversampling * unmet) ** config.depth_power
+            * (_AUTH_TARGET_WEIGHT if is_auth_tool(tool) else 1.0)
+            * self._session_weight(tool, logged_out)
+            / ((1.0 + count) ** config.coverage_power
+               * (1.0 + 0.5 * self.stats.target_failures.get(tool, 0)))
+        )
+
     def choose_target(
         self,
         tools: Sequence[str],
         rng: random.Random,
         exclude: set[str],
-        logged_out: frozenset[str] = frozenset(),
+        satisfied: frozenset[str] = frozenset(),
     ) -> str | None:
-        """Weighted choice favouring rarely-targeted and deeply-dependent tools.
+        """Weighted choice favouring rarely-targeted tools with deep unmet chains.
 
         Args:
-            tools: The dialogue's tools.
+            tools: The candidate tools.
             rng: The walk's generator.
             exclude: Tools already tried this round.
-            logged_out: Login tools whose session is closed now: targets that need one of
-                them are chosen less often, so logins stay a small share of the calls.
+            satisfied: Prerequisite tools met now (sessions open, effects in place).
         """
         candidates = [tool for tool in tools if tool not in exclude]
         if not candidates:
             return None
-        depth = self.index.depth
-        bonus = self.config.depth_oversampling
-        targets = self.stats.targets
-        failures = self.stats.target_failures
-        # Quotas: rarely-targeted tools first; deep ones oversampled; tools that keep failing
-        # to be reached from these states lose weight so they do not eat the budget.
-        # Sessions are a means, not a goal: logins and logouts are targeted less often.
-        # `get` rather than indexing: a Counter answers a missing key through a Python call.
-        weights = [
-            (1.0 + bonus * depth.get(tool, 0))
-            * (_AUTH_TARGET_WEIGHT if is_auth_tool(tool) else 1.0)
-            * self._session_weight(tool, logged_out)
-            / ((1.0 + targets.get(tool, 0)) * (1.0 + 0.5 * failures.get(tool, 0)))
-            for tool in candidates
-        ]
+        weights = [self.target_weight(tool, satisfied) for tool in candidates]
         return rng.choices(candidates, weights=weights)[0]
 
 
@@ -484,8 +597,15 @@ class _DialogueWalk:
         self.called: set[str] = set()
         self.outputs: list[tuple[int, str, Any]] = []
         self.output_pool = SourcePool()
+        # This round's outputs, and the session credentials of any round: what an earned
+        # target takes its produced values from.
+        self.round_sources: list[Any] = []
+        self.credentials: list[Any] = []
         self.positions: dict[int, str] = {}
         self.rounds: list[PlannedRound] = []
+        self.goal: DialogueGoal | None = None
+        # The parameter the last call could not bind (no value of its type anywhere).
+        self.unbound: str | None = None
         self._class_pools: dict[str, SourcePool] = {}
         self._contents: dict[str, StateContent] = {}
         # Whether each class's session is open, as its login-status query answers.
@@ -565,18 +685,24 @@ class _DialogueWalk:
         round_index: int,
         calls: list[ExecutedCall],
         produced_only: bool = False,
+        outputs: SourcePool | None = None,
     ) -> bool:
         """Bind and execute a tool (re-binding when a call fails or does nothing); record it.
 
         A call is kept only if it succeeds, its result reports no failure, a state-changing
         call changed its class's state, and a search found something (nine times in ten).
         With `produced_only`, the values a tool produces (graph data sources) come from
-        earlier outputs only, not from the state.
+        earlier outputs only, not from the state; `outputs` narrows which outputs.
         """
         sampler = self.sampler
         spec = self.environment.methods[tool][1]
         class_name = spec.class_name
-        sourced = sampler.index.data_sources.get(tool, frozenset())
+        # A documented option or a person's name is the user's to say, even where an output
+        # happens to hold one (an invoice's travel class): not a produced value.
+        sourced = frozenset(
+            name for name in sampler.index.data_sources.get(tool, frozenset())
+            if self.binder.typed(tool, name).value_type not in _STATED_TYPES
+        )
         stateful = class_name not in self._stateless
         # A failing call may still change the state (BFCL's add_contact bumps its counter
         # before it fails), and rejected attempts are not part of the ground truth, so calls
@@ -590,10 +716,13 @@ class _DialogueWalk:
         for attempt in range(sampler.config.resamples):
             try:
                 bound = self.binder.bind(
-                    spec, self.output_pool, state, sourced=sourced, content=content,
-                    attempt=attempt, produced_only=produced_only,
+                    spec, self.output_pool if outputs is None else outputs, state,
+                    sourced=sourced, content=content, attempt=attempt,
+                    produced_only=produced_only,
                 )
-            except UnbindableError:
+            except UnbindableError as exc:
+                # `<tool>.<parameter>: why`: the walk fetches that parameter's producers next.
+                self.unbound = str(exc).split(":", 1)[0].rpartition(".")[2]
                 return False
             arguments = {name: value.value for name, value in bound.items()}
             outcome = execute_call(self.environment, ParsedCall(tool, (), arguments))
@@ -632,7 +761,11 @@ class _DialogueWalk:
                 )
             )
             self.outputs.append((global_index, tool, outcome.output))
-            self.output_pool.extend(output_sources([(global_index, tool, outcome.output)]))
+            made = output_sources([(global_index, tool, outcome.output)])
+            self.output_pool.extend(made)
+            self.round_sources.extend(made)
+            if is_auth_tool(tool):
+                self.credentials.extend(made)
             self.called.add(tool)
             # Read-only is what graph probing observed; the copies that define the recorded
             # ground truth (snapshots, digests) do not rely on it.
@@ -666,34 +799,78 @@ class _DialogueWalk:
 
     # --------------------------------------------------------------- rounds
 
+    def satisfied(self) -> frozenset[str]:
+        """Prerequisite tools met now: open sessions, and tools called in this dialogue."""
+        open_sessions = {
+            tool for tool in self.tools
+            if is_auth_tool(tool) and not _LOGOUT_TOOL.search(tool.lower())
+            and not self._login_needed(tool)
+        }
+        return frozenset(open_sessions | self.called)
+
+    def earlier_rounds_used(self, planned: PlannedRound) -> set[int]:
+        """The earlier rounds whose values a kept round's calls take."""
+        return earlier_rounds_used(self.rounds, planned.index)
+
+    def _alternatives(self) -> list[str]:
+        """Targets that still serve the goal when its planned task cannot be reached.
+
+        Tools acting on what earlier rounds made or found, else the goal's key class.
+        """
+        goals = self.sampler.goals
+        related = sorted(
+            {name for planned in self.rounds for name in goals.builds_on(planned.target)}
+            & set(self.tools)
+        )
+        if related:
+            return related
+        key = self.goal.key_class if self.goal is not None else ""
+        own = [tool for tool in self.tools if self.sampler.class_of.get(tool) == key]
+        return own or self.tools
+
     def next_round(self, round_index: int) -> PlannedRound | None:
         sampler = self.sampler
         config = sampler.config
         snapshot = self._snapshot(self.environment.involved_classes)
         saved = (
-            set(self.called), list(self.outputs), self.output_pool.copy(), dict(self.positions)
+            set(self.called), list(self.outputs), self.output_pool.copy(), dict(self.positions),
+            list(self.credentials),
         )
         saved_state = (dict(self._class_pools), dict(self._contents), dict(self._digest_texts))
         tried: set[str] = set()
-        logged_out = frozenset(
-            tool for tool in self.tools
-            if is_auth_tool(tool) and not _LOGOUT_TOOL.search(tool.lower())
-            and self._login_needed(tool)
-        ) if config.strategy == "directed" else frozenset()
-        for _ in range(config.target_retries):
+        directed = config.strategy == "directed"
+        satisfied = self.satisfied() if directed else frozenset()
+        goal = self.goal
+        task = (
+            goal.tasks[round_index].target
+            if goal is not None and round_index < len(goal.tasks) else None
+        )
+        # Most rounds earn their target's produced values by calls of their own; the last
+        # try of a round takes them from anywhere, so a goal is not lost to one hard state.
+        earn = directed and goal is not None and self.rng.random() < config.goal.earn_share
+        for attempt in range(config.target_retries):
+            self.round_sources = []
             if config.strategy == "random_walk":
                 calls = self._random_round(round_index)
                 target = calls[-1].tool if calls else None
             else:
-                target = sampler.choose_target(self.tools, self.rng, tried, logged_out)
+                if task is not None and attempt == 0:
+                    target = task
+                else:
+                    pool = self._alternatives() if goal is not None else self.tools
+                    target = sampler.choose_target(pool, self.rng, tried, satisfied)
+                    if target is None and pool is not self.tools:
+                        target = sampler.choose_target(self.tools, self.rng, tried, satisfied)
                 if target is None:
                     break
                 tried.add(target)
-                calls = self._directed_round(round_index, target)
+                last = attempt == config.target_retries - 1
+                calls = self._directed_round(round_index, target, earn and not last)
             if calls and target is not None:
                 planned = self._finish_round(round_index, target, calls)
                 self.rounds.append(planned)
                 sampler.stats.targets[target] += 1
+                sampler.stats.target_depth[target] += planned.dependency_depth
                 return planned
             sampler.stats.rounds_failed["target_unreachable" if target else "no_target"] += 1
             if target is not None:
@@ -707,9 +884,12 @@ class _DialogueWalk:
             self.called, self.outputs, self.output_pool, self.positions = (
                 set(saved[0]), list(saved[1]), saved[2].copy(), dict(saved[3])
             )
+            self.credentials = list(saved[4])
         return None
 
-    def _directed_round(self, round_index: int, target: str) -> list[ExecutedCall] | None:
+    def _directed_round(
+        self, round_index: int, target: str, earn: bool = False
+    ) -> list[ExecutedCall] | None:
         config = self.sampler.config
         rng = self.rng
         budget = rng.randint(config.min_calls, config.max_calls)
@@ -720,8 +900,9 @@ class _DialogueWalk:
         reached = False
         # In some rounds the target takes the values its producers make from their outputs
         # only (the ticket id `create_ticket` returns, not one read off the state), so the
-        # walk reaches it through them, as the graph's data-flow edges say.
-        produced = rng.random() < _PRODUCED_SHARE
+        # walk reaches it through them, as the graph's data-flow edges say. An earned round
+        # takes them from this round's calls (and the open session's credentials) only.
+        produced = earn or rng.random() < _PRODUCED_SHARE
         while len(calls) < config.max_calls:
             if reached:
                 if len(calls) >= budget or rng.random() < config.tail_stop_probability:
@@ -736,17 +917,22 @@ class _DialogueWalk:
                 continue
             # Eq. 1 is state-aware: with prerequisites not yet called the state may still
             # satisfy them, and only the call itself can tell, so the target is tried first.
-            if self._use(target, round_index, calls, uses, produced):
+            outputs = SourcePool([*self.round_sources, *self.credentials]) if earn else None
+            self.unbound = None
+            if self._use(target, round_index, calls, uses, produced, outputs):
                 reached = True
                 continue
-            # Eq. 2: the legal tool nearest to the target (random tie-break).
+            # Eq. 2: the legal tool nearest to the target (random tie-break), the tools that
+            # make what the target lacks (a value it could not bind, an unmet prerequisite)
+            # and what those lack first.
+            needed = self._needed(target, self.unbound)
             candidates = [
                 tool
                 for tool, hops in distances.items()
                 if hops > 0 and tool in self.environment.methods and uses.get(tool, 0) < 2
             ]
             rng.shuffle(candidates)
-            candidates.sort(key=lambda tool: distances[tool])
+            candidates.sort(key=lambda tool: (needed.get(tool, 9), distances[tool]))
             if not any(
                 self._use(tool, round_index, calls, uses)
                 for tool in candidates[:6]
@@ -755,6 +941,32 @@ class _DialogueWalk:
             ):
                 return None
         return calls if reached else None
+
+    def _needed(self, target: str, unbound: str | None) -> dict[str, int]:
+        """Tools that make what the target lacks, by rank (0 first), two levels deep.
+
+        Rank 0: producers of the parameter the target could not bind, or members of its
+        prerequisite groups no call of this dialogue met; rank 1: the same for those tools.
+        """
+        index = self.sampler.index
+        ranks: dict[str, int] = {}
+        level = [(target, unbound)]
+        for rank in range(2):
+            following: list[tuple[str, str | None]] = []
+            for tool, missing in level:
+                sources = index.graph.nodes[tool].get("data_sources", {})
+                found = set(sources.get(missing, ())) if missing else set()
+                if not found:
+                    found = {name for names in sources.values() for name in names}
+                for group in index.prerequisites.get(tool, ()):
+                    if not group & self.called:
+                        found |= group
+                for name in sorted(found - {target}):
+                    if name not in ranks:
+                        ranks[name] = rank
+                        following.append((name, None))
+            level = following
+        return ranks
 
     def _random_round(self, round_index: int) -> list[ExecutedCall] | None:
         config = self.sampler.config
@@ -778,8 +990,9 @@ class _DialogueWalk:
         calls: list[ExecutedCall],
         uses: Counter[str],
         produced_only: bool = False,
+        outputs: SourcePool | None = None,
     ) -> bool:
-        if self.try_call(tool, round_index, calls, produced_only):
+        if self.try_call(tool, round_index, calls, produced_only, outputs):
             uses[tool] += 1
             return True
         return False
@@ -795,7 +1008,7 @@ class _DialogueWalk:
             if graph.has_edge(earlier.tool, later.tool)
         ]
         target_position = next(i for i, call in enumerate(calls) if call.tool == target)
-        depth = _chain_depth(calls[: target_position + 1], graph)
+        depth = _chain_depth(calls[: target_position + 1], graph, round_index)
         read_only = all(
             graph.nodes[call.tool].get("read_only") is True for call in calls
         )
@@ -821,8 +1034,12 @@ def _any_true(output: Any) -> bool:
     return False
 
 
-def _chain_depth(calls: Sequence[ExecutedCall], graph: nx.DiGraph) -> int:
-    """Longest chain of dependent calls ending at the last call (output use or graph edge)."""
+def _chain_depth(calls: Sequence[ExecutedCall], graph: nx.DiGraph, round_index: int) -> int:
+    """Longest chain of dependent calls of one round ending at its last call.
+
+    A call depends on an earlier call of the round when it takes that call's output or the
+    graph has an edge between their tools; values from earlier rounds add no depth.
+    """
     depth = [0] * len(calls)
     for later in range(len(calls)):
         used = {
@@ -831,8 +1048,8 @@ def _chain_depth(calls: Sequence[ExecutedCall], graph: nx.DiGraph) -> int:
             if argument.provenance == "output"
         }
         for earlier in range(later):
-            depends = graph.has_edge(calls[earlier].tool, calls[later].tool) or any(
-                source.endswith(f".{earlier}") for source in used
+            depends = graph.has_edge(calls[earlier].tool, calls[later].tool) or (
+                f"{round_index}.{calls[earlier].index}" in used
             )
             if depends:
                 depth[later] = max(depth[later], depth[earlier] + 1)

@@ -10,13 +10,14 @@ with the random-walk baseline on the same seeds.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
 
 from funreason_assets.lib.checks import CheckSpec, PhaseResult, Picture, first_items
+from funreason_assets.lib.dialogue_stats import cohesion
 from funreason_assets.lib.executor import ParsedCall, execute_call
 from funreason_assets.lib.figures import figure_png, pyplot
 from funreason_assets.lib.records import DialoguePlan
@@ -39,8 +40,10 @@ ROUNDS_CHECK = CheckSpec(
 )
 COVERAGE_CHECK = CheckSpec(
     "tool_coverage",
-    "Every tool of the shard's classes is a target at least the configured number of times.",
-    severity="warn",
+    "Every tool of the shard's classes is a target at least the configured number of times "
+    "(tools no graph probe ever made succeed are listed, not required; a shard with fewer "
+    "rounds than `coverage_rounds_per_tool` per tool is too small to require it).",
+    blocking=True,
 )
 DUPLICATES_CHECK = CheckSpec(
     "duplicate_plans",
@@ -69,6 +72,11 @@ class PlanCheckSettings(BaseModel):
 
     min_target_count: int = Field(
         default=1, ge=0, description="Each tool of the shard's classes targeted this often."
+    )
+    coverage_rounds_per_tool: float = Field(
+        default=3.0, ge=0,
+        description="The coverage check applies to shards with at least this many rounds per "
+        "tool of their classes.",
     )
     max_duplicate_share: float = Field(default=0.02, ge=0, le=1)
     max_meaning_violation_share: float = Field(
@@ -199,12 +207,31 @@ def duplicate_share(plans: Sequence[DialoguePlan]) -> tuple[float, int]:
     return (duplicates / len(plans) if plans else 0.0), duplicates
 
 
+def unreachable_tools(graph: nx.DiGraph) -> list[str]:
+    """Tools no graph probe ever made succeed, from any state or after any prerequisite."""
+    return sorted(
+        str(node) for node, data in graph.nodes(data=True)
+        if data.get("read_only") is None and not data.get("prerequisites")
+        and not data.get("data_sources")
+    )
+
+
+COMPARED_METRICS = (
+    ("share_reached", "share of tools reached"),
+    ("mean_depth", "mean dependency depth"),
+    ("share_rounds_depth_2_plus", "rounds with depth >= 2"),
+    ("reuse_share", "turns using an earlier turn"),
+    ("single_class_share", "dialogues in one class"),
+)
+
+
 def coverage_figure(directed: dict[str, Any], random_walk: dict[str, Any]) -> Any:
     """Bar chart comparing the directed sampler with the random-walk baseline."""
     plt = pyplot()
-    metrics = ["share_reached", "mean_depth", "share_rounds_depth_2_plus"]
-    labels = ["share of tools reached", "mean dependency depth", "rounds with depth >= 2"]
-    figure, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    shown = [(m, label) for m, label in COMPARED_METRICS if m in directed and m in random_walk]
+    metrics = [m for m, _ in shown]
+    labels = [label for _, label in shown]
+    figure, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.2))
     for axis, metric, label in zip(axes, metrics, labels, strict=True):
         values = [directed[metric], random_walk[metric]]
         bars = axis.bar(["directed", "random walk"], values, color=["#1f77b4", "#999999"])
@@ -225,13 +252,27 @@ def judge_plans(
     plans: list[DialoguePlan],
     shard_tools: Sequence[str],
     checks: PlanCheckSettings,
+    unreachable: Sequence[str] = (),
 ) -> PhaseResult[list[DialoguePlan]]:
-    """The plans with their check verdicts, distributions and coverage of the shard's tools."""
+    """The plans with their check verdicts, distributions and coverage of the shard's tools.
+
+    Args:
+        registry: Environment classes and tools (for the replay).
+        plans: The shard's plans.
+        shard_tools: The tools of the shard's classes.
+        checks: Thresholds.
+        unreachable: Tools no graph probe made succeed (listed by the coverage check, not
+            required: `get_outside_temperature_from_weather_com` always answers 404).
+    """
     replay = _problems_per_plan((plan.plan_id, replay_problems(registry, plan)) for plan in plans)
     structure = _problems_per_plan((plan.plan_id, structure_problems(plan)) for plan in plans)
     targets = target_counts(plans)
     floor = checks.min_target_count
-    under_target = sorted(tool for tool in shard_tools if targets[tool] < floor)
+    rounds = sum(len(plan.rounds) for plan in plans)
+    applies = rounds >= checks.coverage_rounds_per_tool * len(shard_tools)
+    under_target = sorted(
+        tool for tool in shard_tools if targets[tool] < floor and tool not in unreachable
+    ) if applies else []
     dup_share, dup_count = duplicate_share(plans)
     meaning = measure_plans(registry, plans)
     return PhaseResult(
@@ -249,6 +290,9 @@ def judge_plans(
                 min_target_count=floor,
                 below=under_target,
                 targeted=len([t for t in shard_tools if targets[t] >= floor]),
+                unreachable=sorted(set(unreachable) & set(shard_tools)),
+                applies=applies,
+                rounds=rounds,
             ),
             DUPLICATES_CHECK.verdict(
                 dup_share <= checks.max_duplicate_share,
@@ -263,18 +307,21 @@ def judge_plans(
         ],
         metrics={
             "distributions": plan_distributions(plans),
-            "coverage_directed": coverage(plans, shard_tools),
+            "coverage_directed": {**coverage(plans, shard_tools), **cohesion(plans)},
             "meaning": meaning.metrics(),
         },
     )
 
 
 def sample_plans(
-    sampler: PlanSampler, scenarios: Sequence[Scenario], shard: str
+    sampler: PlanSampler,
+    scenarios: Sequence[Scenario],
+    shard: str,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[DialoguePlan]:
     """Run the sampler over a shard's scenarios (dropped dialogues are counted by the sampler)."""
     plans = []
-    for scenario in scenarios:
+    for done, scenario in enumerate(scenarios, 1):
         plan = sampler.sample(
             scenario.scenario_id,
             scenario.seed,
@@ -282,9 +329,12 @@ def sample_plans(
             scenario.initial_config,
             shard=shard,
             persona=getattr(scenario, "persona", {}),
+            key_class=getattr(scenario, "key_class", ""),
         )
         if plan is not None:
             plans.append(plan)
+        if progress is not None:
+            progress(done, len(scenarios))
     return plans
 
 
@@ -295,13 +345,17 @@ def sample_shard(
     shard: str,
     config: SamplerConfig,
     checks: PlanCheckSettings,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PhaseResult[list[DialoguePlan]]:
-    """Sample one plan per scenario, judge the plans, and compare with the random walk."""
+    """Sample one plan per scenario, judge the plans, and compare with the random walk.
+
+    `progress(done, total)` follows the directed sampler over the scenarios.
+    """
     sampler = PlanSampler(registry, graph, config)
-    plans = sample_plans(sampler, scenarios, shard)
+    plans = sample_plans(sampler, scenarios, shard, progress)
     shard_classes = sorted({name for s in scenarios for name in s.involved_classes})
     shard_tools = [tool.name for tool in registry.tools(shard_classes)]
-    result = judge_plans(registry, plans, shard_tools, checks)
+    result = judge_plans(registry, plans, shard_tools, checks, unreachable_tools(graph))
     result.metrics = {
         "dialogues_attempted": sampler.stats.dialogues_attempted,
         "dialogues_dropped": dict(sampler.stats.dropped),
@@ -312,7 +366,8 @@ def sample_shard(
         baseline = PlanSampler(
             registry, graph, config.model_copy(update={"strategy": "random_walk"})
         )
-        random_walk = coverage(sample_plans(baseline, scenarios, shard), shard_tools)
+        baseline_plans = sample_plans(baseline, scenarios, shard)
+        random_walk = {**coverage(baseline_plans, shard_tools), **cohesion(baseline_plans)}
         directed = result.metrics["coverage_directed"]
         result.metrics["coverage_random_walk"] = random_walk
         result.tables["coverage_comparison"] = [

@@ -15,6 +15,7 @@ from funreason_assets.lib.reasoning import ChainConfig
 from funreason_assets.lib.records import VARIANTS
 from funreason_assets.lib.sampler import SamplerConfig, VariantMix
 from funreason_assets.lib.sampling import PlanCheckSettings
+from funreason_assets.lib.scenarios.generators import ScenarioMix
 from funreason_assets.lib.scenarios.seeds import InvolvedClassesRange
 from funreason_assets.lib.synthesis import QueryConfig
 
@@ -52,6 +53,7 @@ class GenerationSettings(BaseModel):
     scenarios_per_shard: int = Field(default=250, ge=1)
     base_seed: int = 0
     involved_classes: InvolvedClassesRange = Field(default_factory=InvolvedClassesRange)
+    scenario_mix: ScenarioMix = Field(default_factory=ScenarioMix)
     graph_probe: GraphProbeSettings = Field(default_factory=GraphProbeSettings)
     sampler: SamplerConfig = Field(default_factory=SamplerConfig)
     plan_checks: PlanCheckSettings = Field(default_factory=PlanCheckSettings)

@@ -38,7 +38,7 @@ import hashlib
 import json
 import random
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from funreason_assets.lib import prompts
 from funreason_assets.lib.checks import CheckSpec, PhaseResult, first_items
+from funreason_assets.lib.dialogue_stats import earlier_rounds_used
 from funreason_assets.lib.llm.failures import is_model_mistake, record_status
 from funreason_assets.lib.llm.settings import SCRIPTED
 from funreason_assets.lib.phrasing import PHRASING_VERSION, goal_phrase, humanize
@@ -563,6 +564,18 @@ def _judge_task(key: str, kind: str, text: str, tool: AdvancedTool,
     )
 
 
+def goal_note(goal: Mapping[str, Any], index: int) -> str:
+    """The plan's goal for a model writer: the reason and its tasks, round `index` marked."""
+    if not goal:
+        return ""
+    tasks = goal.get("tasks", [])
+    steps = "; ".join(
+        f"{'>> ' if position == index else ''}{task.get('target', '')}"
+        for position, task in enumerate(tasks)
+    )
+    return f"{goal.get('reason', '')} (tasks: {steps})"
+
+
 def _query_flow(
     plan: DialoguePlan, registry: ToolRegistry, roles: RoleSet, config: QueryConfig
 ) -> Flow:
@@ -596,6 +609,8 @@ def _query_flow(
             key, tool, planned, omitted, list(earlier), inferable=allowed,
             persona=dict(plan.persona), produced=produced, earlier_did=earlier_did,
             plan_id=plan.plan_id,
+            builds_on=bool(earlier_rounds_used(plan.rounds, planned.index)),
+            user_goal=goal_note(plan.goal, planned.index),
         )
         tally.add(draft)
         if draft.value is None:
@@ -662,10 +677,11 @@ def synthesize_queries(
     registry: ToolRegistry,
     roles: RoleSet,
     config: QueryConfig | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[QueryOutcome]:
-    """Phase II for every plan."""
+    """Phase II for every plan (`progress(done, total)` over plans)."""
     config = config or QueryConfig()
-    return drive([_query_flow(plan, registry, roles, config) for plan in plans], roles)
+    return drive([_query_flow(plan, registry, roles, config) for plan in plans], roles, progress)
 
 
 # ---------------------------------------------------------------------- checks and the phase
@@ -751,9 +767,10 @@ def build_queries(
     registry: ToolRegistry,
     roles: RoleSet,
     config: QueryConfig | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PhaseResult[list[HardQuery]]:
     """Phase II for every plan: the kept queries, judged, and what the roles cost."""
-    outcomes = synthesize_queries(plans, registry, roles, config)
+    outcomes = synthesize_queries(plans, registry, roles, config, progress)
     result = judge_queries(
         plans,
         [query for outcome in outcomes for query in outcome.queries],

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -389,13 +389,19 @@ def export_sft(
     registry: ToolRegistry,
     folder: Path,
     split_turns: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PhaseResult[dict[str, Any]]:
-    """Write every training layout of the curated dialogues under `folder`, and judge them."""
-    layouts = {
-        "funreason": [funreason_row(d, registry) for d in dialogues],
-        "openai": [openai_row(d, registry) for d in dialogues],
-        "sharegpt": [sharegpt_row(d, registry) for d in dialogues],
-    }
+    """Write every training layout of the curated dialogues under `folder`, and judge them.
+
+    `progress(done, total)` is called after each dialogue's rows are built.
+    """
+    layouts: dict[str, list[dict[str, Any]]] = {"funreason": [], "openai": [], "sharegpt": []}
+    for done, dialogue in enumerate(dialogues, 1):
+        layouts["funreason"].append(funreason_row(dialogue, registry))
+        layouts["openai"].append(openai_row(dialogue, registry))
+        layouts["sharegpt"].append(sharegpt_row(dialogue, registry))
+        if progress is not None:
+            progress(done, len(dialogues))
     written: dict[str, int] = {}
     for layout, rows in layouts.items():
         written[f"{layout}.jsonl"] = write_rows(folder / f"{layout}.jsonl", rows)

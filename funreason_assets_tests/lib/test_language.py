@@ -39,7 +39,8 @@ def persona_plans(registry, graph, shard: str, count: int) -> list:
     for seed in shard_seeds(shard, count, 20251124):
         scenario = generate_scenario(seed, sorted(registry.classes), 1, 3)
         plan = sampler.sample(scenario.scenario_id, scenario.seed, scenario.involved_classes,
-                              scenario.initial_config, shard=shard, persona=scenario.persona)
+                              scenario.initial_config, shard=shard, persona=scenario.persona,
+                              key_class=scenario.key_class)
         if plan is not None:
             plans.append(plan if plan.persona else plan.model_copy(
                 update={"persona": scenario.persona}))
@@ -261,7 +262,7 @@ def test_the_query_writer_prompt_carries_persona_and_inferable_values_and_no_dic
     assert "State every input value exactly as given" not in system
     assert "never dictate a value after its parameter's name" in system
     assert "Ines" in user and "airport_of_city: Rivermist" in user and "Ann" in user
-    assert prompts.PROMPT_VERSIONS["query_writer"] == "query_writer/2"
+    assert prompts.PROMPT_VERSIONS["query_writer"] == "query_writer/3"
     assert prompts.PROMPT_VERSIONS["judge"] == "judge/1"
 
 
@@ -315,7 +316,7 @@ def test_the_judge_scores_queries_and_replies_over_litellm(registry, tmp_path, m
             assert [q.judge["naturalness"] for q in outcome.queries] == [4, 4]
             # abstractor, writer and judge: one model call each per query.
             assert all(q.model_calls == 3 for q in outcome.queries)
-            assert all(q.prompt_version == "query_writer/2" for q in outcome.queries)
+            assert all(q.prompt_version == "query_writer/3" for q in outcome.queries)
             [chains] = run_chains([plan], outcome.queries, registry, roles, ChainConfig())
             first = chains.chains[0]
             assert first.passed, first

@@ -176,8 +176,9 @@ def test_every_class_config_belongs_to_the_scenarios_persona(scenarios):
             travel = config["TravelAPI"]
             assert (travel["user_first_name"], travel["user_last_name"]) == (
                 persona.first_name, persona.last_name)
-            assert {card["cardholder_name"] for card in travel["credit_card_list"].values()} == {
-                persona.full_name}
+            # A state with its prerequisites withheld has no card on file yet.
+            assert {card["cardholder_name"] for card in travel["credit_card_list"].values()} in (
+                {persona.full_name}, set())
         if "TicketAPI" in config:
             ticket = config["TicketAPI"]
             creators = {t["created_by"] for t in ticket["ticket_queue"]}

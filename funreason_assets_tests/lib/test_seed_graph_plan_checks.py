@@ -295,16 +295,18 @@ def test_rounds_well_formed_fails_on_a_round_without_its_target(registry, plans)
 
 def test_tool_coverage_passes_when_met_and_fails_below_the_floor(registry, plans):
     targeted = sorted({planned.target for plan in plans for planned in plan.rounds})
-    met = judge_plans(registry, plans, targeted, PlanCheckSettings()).verdict("tool_coverage")
+    applying = PlanCheckSettings(coverage_rounds_per_tool=0)
+    met = judge_plans(registry, plans, targeted, applying).verdict("tool_coverage")
     assert met.passed
     assert met.metadata == {
-        "tools": len(targeted), "min_target_count": 1, "below": [], "targeted": len(targeted)
+        "tools": len(targeted), "min_target_count": 1, "below": [], "targeted": len(targeted),
+        "unreachable": [], "applies": True, "rounds": sum(len(p.rounds) for p in plans),
     }
 
-    checks = PlanCheckSettings(min_target_count=1000)
+    checks = PlanCheckSettings(min_target_count=1000, coverage_rounds_per_tool=0)
     unmet = judge_plans(registry, plans, targeted, checks).verdict("tool_coverage")
     assert not unmet.passed
-    assert unmet.spec.severity == "warn"
+    assert unmet.spec.blocking
     assert unmet.metadata["below"] == targeted
     assert unmet.metadata["targeted"] == 0
     assert unmet.metadata["min_target_count"] == 1000

@@ -239,7 +239,9 @@ def test_logins_only_as_target_or_needed_prerequisite(sampled):
         assert position < target_position, f"{call.tool} after the target {planned.target}"
         assert "logout" not in call.tool
         assert call.tool in sampler.index.requirements(planned.target)
-    assert auth / calls <= 0.06
+    # Most states start logged out on purpose (prerequisites are earned), so a login opens
+    # many goals; it stays a small share of the calls all the same.
+    assert auth / calls <= 0.10
 
 
 def test_search_terms_come_from_the_searched_content(registry):

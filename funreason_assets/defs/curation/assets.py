@@ -7,7 +7,7 @@ import dagster as dg
 
 from funreason_assets.defs.config import generation_settings
 from funreason_assets.defs.environments.resources import EnvironmentPacksResource
-from funreason_assets.defs.results import asset_check_specs, materialize
+from funreason_assets.defs.results import asset_check_specs, materialize, progress_log
 from funreason_assets.lib import curation
 from funreason_assets.lib.records import VARIANTS, DialoguePlan, ReasoningChain
 from funreason_assets.lib.versions import code_version
@@ -35,7 +35,8 @@ def curated_dialogues(
         ground_truth_plans, reasoning_chains, settings.reasoning.min_rounds
     )
     result = curation.curate_dialogues(
-        dialogues, environment_packs.registry(), settings.curation, ALLOWED_VARIANTS
+        dialogues, environment_packs.registry(), settings.curation, ALLOWED_VARIANTS,
+        progress=progress_log(context, "dialogues filtered"),
     )
     context.log.info(
         "curated %d of %d verified dialogues: %s",

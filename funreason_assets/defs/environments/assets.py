@@ -58,5 +58,6 @@ def scenario_seeds(
         config.scenarios_per_shard or settings.scenarios_per_shard,
         settings.base_seed,
         settings.involved_classes,
+        settings.scenario_mix,
     )
     return materialize(result, seeds.SEED_CHECKS)

@@ -1,5 +1,6 @@
 """Export phase: BFCL files, training formats, and the run's quality report."""
 
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -9,14 +10,27 @@ from funreason_assets.defs.environments.resources import EnvironmentPacksResourc
 from funreason_assets.defs.export.resources import ExportsResource
 from funreason_assets.defs.models.resources import ModelsResource
 from funreason_assets.defs.partitions import shard_keys
-from funreason_assets.defs.results import asset_check_specs, materialize
-from funreason_assets.lib import bfcl_format, report, training_formats
+from funreason_assets.defs.results import (
+    asset_check_specs,
+    materialize,
+    preview,
+    progress_log,
+    table_schema,
+)
+from funreason_assets.lib import (
+    bfcl_format,
+    column_schemas,
+    lineage_story,
+    report,
+    training_formats,
+)
 from funreason_assets.lib.records import (
     DialoguePlan,
     HardQuery,
     ReasoningChain,
     VerifiedDialogue,
 )
+from funreason_assets.lib.scenarios.generators import Scenario
 from funreason_assets.lib.settings import GenerationSettings
 from funreason_assets.lib.versions import code_version
 
@@ -40,10 +54,12 @@ def bfcl_dataset(
     folder = exports.run_folder(context.run_id) / "bfcl"
     result = bfcl_format.export_bfcl(curated_dialogues, environment_packs.registry(), folder)
     exports.update_manifest(context.run_id, "bfcl", bfcl_format.bfcl_manifest(result))
-    return materialize(
-        result, bfcl_format.BFCL_CHECKS, {"folder": dg.MetadataValue.path(str(folder))},
-        row_count=False,
-    )
+    first = next(iter(result.value["files"].values()), "")
+    return materialize(result, bfcl_format.BFCL_CHECKS, {
+        "folder": dg.MetadataValue.path(str(folder)),
+        "dagster/column_schema": table_schema(column_schemas.BFCL_ENTRIES),
+        "preview": preview(column_schemas.jsonl_rows(Path(first), ["id", "question", "path"])),
+    }, row_count=False)
 
 
 def _sft_manifest(
@@ -79,7 +95,8 @@ def sft_dataset(
     settings = generation_settings()
     folder = exports.run_folder(context.run_id) / "sft"
     result = training_formats.export_sft(
-        curated_dialogues, environment_packs.registry(), folder, settings.exports.split_turns
+        curated_dialogues, environment_packs.registry(), folder, settings.exports.split_turns,
+        progress=progress_log(context, "training rows"),
     )
     manifest = exports.update_manifest(
         context.run_id, "sft", _sft_manifest(result, models, settings)
@@ -88,6 +105,9 @@ def sft_dataset(
     return materialize(result, training_formats.SFT_CHECKS, {
         "folder": dg.MetadataValue.path(str(folder)),
         "manifest": dg.MetadataValue.path(str(manifest)),
+        "dagster/column_schema": table_schema(column_schemas.SFT_ROWS),
+        "preview": preview(column_schemas.jsonl_rows(
+            folder / "openai.jsonl", ["id", "category", "messages"])),
     }, row_count=False)
 
 
@@ -124,6 +144,19 @@ def _run_metadata(
     return _shard_metadata(instance, "ground_truth_plans", shards), accounting
 
 
+def _lineage(
+    run_folder: Path,
+    records: tuple[list[DialoguePlan], list[HardQuery], list[ReasoningChain]],
+    curated: list[VerifiedDialogue],
+    scenarios: list[Scenario],
+    graph: dict[str, Any],
+) -> tuple[lineage_story.LineageSources, Path, dict[str, str]]:
+    """The run's records joined for lineage, and the lineage index written with the exports."""
+    sources = lineage_story.lineage_sources(*records, scenarios, graph)
+    index, stories = lineage_story.write_lineage_index(run_folder, curated, sources)
+    return sources, index, stories
+
+
 @dg.asset(
     group_name=GROUP,
     kinds={"python", "html", "markdown"},
@@ -141,12 +174,19 @@ def quality_report(
     curated_dialogues: list[VerifiedDialogue],
     bfcl_dataset: dict[str, Any],
     sft_dataset: dict[str, Any],
+    scenario_seeds: list[Scenario],
+    api_graph: dict[str, Any],
 ):
-    """One report per run: funnel, coverage, distributions, variants, cost, baseline."""
+    """One report per run, with a sample browser; and the lineage index of every dialogue."""
     settings = generation_settings()
+    lineage, index, stories = _lineage(
+        exports.run_folder(context.run_id), (ground_truth_plans, hard_queries, reasoning_chains),
+        curated_dialogues, scenario_seeds, api_graph,
+    )
     inputs = report.ReportInputs(
         ground_truth_plans, hard_queries, reasoning_chains, curated_dialogues,
         bfcl_dataset, sft_dataset, *_run_metadata(context.instance, settings.shards),
+        lineage=lineage, stories=stories,
     )
     folder = exports.run_folder(context.run_id) / "report"
     result = report.write_report(
@@ -161,4 +201,6 @@ def quality_report(
         "report": dg.MetadataValue.md((folder / report.MARKDOWN_FILE).read_text("utf-8")),
         "html": dg.MetadataValue.path(str(folder / report.HTML_FILE)),
         "complete": dg.MetadataValue.path(completion["marker"]),
+        "lineage_index": dg.MetadataValue.path(str(index)),
+        "dagster/column_schema": table_schema(column_schemas.REPORT_SECTIONS),
     }, row_count=False)

@@ -4,8 +4,8 @@ import dagster as dg
 
 from funreason_assets.defs.config import generation_settings
 from funreason_assets.defs.environments.resources import EnvironmentPacksResource
-from funreason_assets.defs.results import asset_check_specs, materialize
-from funreason_assets.lib import graph
+from funreason_assets.defs.results import asset_check_specs, materialize, preview, table_schema
+from funreason_assets.lib import column_schemas, graph
 from funreason_assets.lib.versions import code_version
 
 GROUP = "graph"
@@ -27,4 +27,7 @@ def api_graph(
         environment_packs.registry(), settings.graph_probe, settings.base_seed
     )
     context.log.info("api graph: %s", result.metrics)
-    return materialize(result, graph.GRAPH_CHECKS)
+    return materialize(result, graph.GRAPH_CHECKS, {
+        "dagster/column_schema": table_schema(column_schemas.API_GRAPH_EDGES),
+        "preview": preview(column_schemas.graph_edge_rows(result.value)),
+    })

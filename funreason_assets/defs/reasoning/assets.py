@@ -6,7 +6,7 @@ from funreason_assets.defs.config import generation_settings
 from funreason_assets.defs.environments.resources import EnvironmentPacksResource
 from funreason_assets.defs.models.resources import ModelsResource
 from funreason_assets.defs.partitions import SHARDED
-from funreason_assets.defs.results import asset_check_specs, materialize
+from funreason_assets.defs.results import asset_check_specs, materialize, progress_log
 from funreason_assets.lib import reasoning
 from funreason_assets.lib.records import DialoguePlan, HardQuery
 from funreason_assets.lib.versions import code_version
@@ -22,6 +22,7 @@ GROUP = "reasoning"
     check_specs=asset_check_specs("reasoning_chains", reasoning.CHAIN_CHECKS),
 )
 def reasoning_chains(
+    context: dg.AssetExecutionContext,
     environment_packs: EnvironmentPacksResource,
     models: ModelsResource,
     ground_truth_plans: list[DialoguePlan],
@@ -33,7 +34,10 @@ def reasoning_chains(
     registry = environment_packs.registry()
     roles = models.roles(registry, seed=settings.base_seed, slip_rate=config.slip_rate)
     try:
-        result = reasoning.build_chains(ground_truth_plans, hard_queries, registry, roles, config)
+        result = reasoning.build_chains(
+            ground_truth_plans, hard_queries, registry, roles, config,
+            progress=progress_log(context, "plans reasoned"),
+        )
     finally:
         roles.close()
     return materialize(result, reasoning.CHAIN_CHECKS)

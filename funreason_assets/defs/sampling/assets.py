@@ -7,7 +7,7 @@ import dagster as dg
 from funreason_assets.defs.config import generation_settings
 from funreason_assets.defs.environments.resources import EnvironmentPacksResource
 from funreason_assets.defs.partitions import SHARDED
-from funreason_assets.defs.results import asset_check_specs, materialize
+from funreason_assets.defs.results import asset_check_specs, materialize, progress_log
 from funreason_assets.lib import sampling
 from funreason_assets.lib.graph import graph_from_json
 from funreason_assets.lib.scenarios.generators import Scenario
@@ -38,6 +38,7 @@ def ground_truth_plans(
         context.partition_key,
         settings.sampler,
         settings.plan_checks,
+        progress=progress_log(context, "scenarios sampled"),
     )
     context.log.info(
         "shard %s: %d plans, coverage %s",

@@ -6,7 +6,7 @@ from funreason_assets.defs.config import generation_settings
 from funreason_assets.defs.environments.resources import EnvironmentPacksResource
 from funreason_assets.defs.models.resources import ModelsResource
 from funreason_assets.defs.partitions import SHARDED
-from funreason_assets.defs.results import asset_check_specs, materialize
+from funreason_assets.defs.results import asset_check_specs, materialize, progress_log
 from funreason_assets.lib import synthesis
 from funreason_assets.lib.records import DialoguePlan
 from funreason_assets.lib.versions import code_version
@@ -22,6 +22,7 @@ GROUP = "synthesis"
     check_specs=asset_check_specs("hard_queries", synthesis.QUERY_CHECKS),
 )
 def hard_queries(
+    context: dg.AssetExecutionContext,
     environment_packs: EnvironmentPacksResource,
     models: ModelsResource,
     ground_truth_plans: list[DialoguePlan],
@@ -31,7 +32,8 @@ def hard_queries(
     roles = models.roles(registry)
     try:
         result = synthesis.build_queries(
-            ground_truth_plans, registry, roles, generation_settings().synthesis
+            ground_truth_plans, registry, roles, generation_settings().synthesis,
+            progress=progress_log(context, "plans with queries"),
         )
     finally:
         roles.close()

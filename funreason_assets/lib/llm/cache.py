@@ -4,18 +4,19 @@ The key is the sha256 of everything that determines a completion: the model stri
 rendered messages, the sampling parameters, the tools, the response schema and the prompt
 version. A rerun or a resumed backfill therefore makes no call it already made. Entries are
 JSON files written atomically (temp file + rename), so concurrent writers in several processes
-never leave a torn entry; two writers of the same key write the same content.
+or on several machines sharing the folder never leave a torn entry; two writers of the same
+key write the same content. Entries get the permissions of a plain file (not a temp file's
+owner-only ones), so workers running as other users on a shared folder can read them.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from funreason_assets.lib.atomic import atomic_write_text
 from funreason_assets.lib.digests import canonical_digest
 
 
@@ -44,16 +45,9 @@ class CompletionCache:
 
     def put(self, key: str, entry: Mapping[str, Any]) -> None:
         """Store an entry atomically."""
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump({**entry, "key": key}, stream, ensure_ascii=False)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        # Not fsynced: an entry lost to a power cut is a miss, and the call is made again.
+        text = json.dumps({**entry, "key": key}, ensure_ascii=False)
+        atomic_write_text(self._path(key), text, durable=False)
 
     def __len__(self) -> int:
         return sum(1 for _ in self.root.glob("??/*.json")) if self.root.exists() else 0

@@ -243,7 +243,9 @@ INTENTS: dict[str, Intent] = {
     "message_login": _i("messaging",
                         "sign me in to messages as {user_id} || log in to the message app as "
                         "{user_id}",
-                        "signed you in as {user_id}", "signed in as {user_id}",
+                        "signed you in as {user_id}",
+                        "signed in as {user_id} || from my messaging account {user_id} || "
+                        "logged into messages as {user_id} || using my {user_id} inbox",
                         "the login result"),
     "search_messages": _i("messaging",
                           "find messages about {keyword} || search my messages for {keyword} || "
@@ -270,7 +272,8 @@ INTENTS: dict[str, Intent] = {
                                "logged you in as {username}",
                                "logged in as {username} (my password's {password}) || on my "
                                "account {username}, password {password} || as {username} / "
-                               "{password}",
+                               "{password} || from my {username} account (pw {password}) || "
+                               "once you've signed me in as {username} with {password}",
                                "the login result"),
     "comment": _i("social",
                   "comment {comment_content} on {tweet_id} || reply to {tweet_id} with "
@@ -323,7 +326,9 @@ INTENTS: dict[str, Intent] = {
                   "retweeted {tweet_id}", "", "the retweet's outcome"),
     "search_tweets": _i("social",
                         "search Twitter for {keyword} || find tweets about {keyword} || what's "
-                        "being said about {keyword}?",
+                        "being said about {keyword}? || pull up posts mentioning {keyword} || "
+                        "look for anything on Twitter about {keyword} || check who's tweeting "
+                        "about {keyword}",
                         "searched for {keyword}", "", "the matching tweets"),
     "unfollow_user": _i("social",
                         "unfollow {username_to_unfollow} || stop following "
@@ -338,8 +343,14 @@ INTENTS: dict[str, Intent] = {
                         "open a ticket titled {title}[ describing {description}][ at priority "
                         "{priority}] || file a support ticket {title}[: {description}][, "
                         "priority {priority}] || raise a ticket called {title}[ with the "
-                        "details {description}][, level {priority}]",
-                        "opened the ticket {title}", "after opening a ticket titled {title}",
+                        "details {description}][, level {priority}] || log an issue named "
+                        "{title} with support[ (details: {description})][, urgency {priority}] "
+                        "|| get {title} into the support queue[ ({description})][ as priority "
+                        "{priority}]",
+                        "opened the ticket {title}",
+                        "after opening a ticket titled {title} || once there's a ticket "
+                        "called {title} || with a new {title} ticket filed || right after "
+                        "you file {title} as a ticket || having raised a ticket for {title}",
                         "the new ticket"),
     "edit_ticket": _i("tickets",
                       "update {ticket_id} with {updates} || change {ticket_id} so it has "
@@ -374,7 +385,9 @@ INTENTS: dict[str, Intent] = {
                        "in to support: {username} / {password}",
                        "signed you in as {username}",
                        "as {username} (password {password}) || signed in with {username} / "
-                       "{password} || using my support login {username}, {password}",
+                       "{password} || using my support login {username}, {password} || on the "
+                       "help desk account {username} (pw {password}) || once I'm in as "
+                       "{username} with {password}",
                        "the login result"),
     # ------------------------------------------------------------------ trading
     "add_to_watchlist": _i("trading",
@@ -464,7 +477,8 @@ INTENTS: dict[str, Intent] = {
                         "the brokerage: {username} / {password}",
                         "signed you in as {username}",
                         "as {username} (password {password}) || with my trading login "
-                        "{username}, {password}",
+                        "{username}, {password} || on my brokerage account {username} (pw "
+                        "{password}) || once I'm signed in as {username} / {password}",
                         "the login result"),
     "trading_logout": _i("trading",
                          "log me out of trading || sign out of the brokerage || end my trading "
@@ -493,7 +507,10 @@ INTENTS: dict[str, Intent] = {
                       "using {card_id}] || reserve a {travel_class} ticket {travel_from} to "
                       "{travel_to}, {travel_date}[, charge it to {card_id}]",
                       "booked the {travel_from} to {travel_to} flight",
-                      "once the {travel_from}-{travel_to} flight on {travel_date} is booked",
+                      "once the {travel_from}-{travel_to} flight on {travel_date} is booked || "
+                      "after you book me {travel_from} to {travel_to} on {travel_date} || with "
+                      "a {travel_from}-{travel_to} seat reserved for {travel_date} || as soon "
+                      "as my {travel_date} flight {travel_from} to {travel_to} is confirmed",
                       "the booking"),
     "cancel_booking": _i("travel",
                          "cancel {booking_id} || call off {booking_id} || I need "
@@ -560,7 +577,14 @@ INTENTS: dict[str, Intent] = {
                                "{card_verification_number}) for {cardholder_name}",
                                "registered the card",
                                "after registering the card {card_number} ({expiration_date}, "
-                               "{card_verification_number}, {cardholder_name})",
+                               "{card_verification_number}, {cardholder_name}) || with my card "
+                               "{card_number} added first (expires {expiration_date}, CVV "
+                               "{card_verification_number}, {cardholder_name}) || putting "
+                               "{card_number} on file for {cardholder_name} (exp "
+                               "{expiration_date}, security code {card_verification_number}) "
+                               "|| once {card_number} is saved to my account "
+                               "({expiration_date}, {card_verification_number}, "
+                               "{cardholder_name})",
                                "the new card's id"),
     "retrieve_invoice": _i("travel",
                            "get me the invoice[ for {booking_id}][ and {insurance_id}] || "

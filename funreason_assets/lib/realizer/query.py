@@ -127,6 +127,9 @@ class QueryRequest:
         voice_key: Seeds the voice when there is no persona (the plan id).
         value_type: A parameter's semantic type by (tool, parameter).
         goal: A tool's goal phrase by name (for tools without an intent).
+        hidden: The advanced tool's intermediate tools (never named).
+        builds_on: Whether the round takes a value an earlier round passed or returned; a
+            turn that does not says nothing like "now that you booked it".
     """
 
     tool: AdvancedTool
@@ -141,6 +144,7 @@ class QueryRequest:
     value_type: Callable[[str, str], str]
     goal: Callable[[str], str]
     hidden: Sequence[str] = field(default_factory=tuple)
+    builds_on: bool = True
 
 
 def intent_of(tool: str, goal: Callable[[str], str]) -> Intent:
@@ -412,7 +416,8 @@ def _assemble(
         request_text = _frame(style, rng, body, question)
     later = bool(request.earlier_queries)
     if later:
-        lead = voice.continuation(style, rng, request.earlier_did) if rng.random() < 0.6 else ""
+        did = request.earlier_did if request.builds_on else ""
+        lead = voice.continuation(style, rng, did) if rng.random() < 0.6 else ""
     else:
         lead = voice.greeting(style, rng)
     scene = ""

@@ -9,7 +9,7 @@ together and sends each role one batch per round trip: with a model, a batch is 
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,8 +101,15 @@ class RoleSet:
 Flow = Generator[tuple[str, Any], RoleResult[Any], Any]
 
 
-def drive(flows: Sequence[Flow], roles: RoleBackend) -> list[Any]:
-    """Run generator flows to completion, batching their role tasks per role."""
+def drive(
+    flows: Sequence[Flow],
+    roles: RoleBackend,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Any]:
+    """Run generator flows to completion, batching their role tasks per role.
+
+    `progress(done, total)` is called with the number of finished flows after each batch.
+    """
     results: list[Any] = [None] * len(flows)
     pending: dict[int, tuple[str, Any]] = {}
     for position, flow in enumerate(flows):
@@ -125,6 +132,8 @@ def drive(flows: Sequence[Flow], roles: RoleBackend) -> list[Any]:
                 pending[position] = flows[position].send(answer)
             except StopIteration as stop:
                 results[position] = stop.value
+        if progress is not None:
+            progress(len(flows) - len(pending), len(flows))
     return results
 
 

@@ -90,6 +90,7 @@ class ModelRoles:
                     t.planned.variant,
                     t.persona,
                     t.inferable,
+                    t.user_goal,
                 )
                 for t in tasks
             ],

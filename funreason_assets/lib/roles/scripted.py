@@ -98,6 +98,7 @@ class ScriptedRoles:
             value_type=self._value_type,
             goal=self._goal,
             hidden=tuple(task.tool.hidden_intermediates),
+            builds_on=task.builds_on,
         )
         query, follow_up = offline_query(_rng(self.seed, "query", task.key), request)
         return prompts.QueryDraft(query=query, follow_up=follow_up)

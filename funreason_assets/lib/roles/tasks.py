@@ -56,6 +56,9 @@ class QueryTask:
         produced: Values only tools produced: a query never states them.
         earlier_did: The previous round's outcome in words, for the scripted writer.
         plan_id: The plan the round belongs to (seeds a persona-less voice).
+        builds_on: Whether the round's calls take a value an earlier round passed or returned
+            (only then does the query tie back to what was just done).
+        user_goal: The dialogue's hidden goal and this round's place in it, for model writers.
     """
 
     key: str
@@ -68,6 +71,8 @@ class QueryTask:
     produced: list[Any] = field(default_factory=list)
     earlier_did: str = ""
     plan_id: str = ""
+    builds_on: bool = True
+    user_goal: str = ""
 
 
 @dataclass

@@ -14,7 +14,7 @@ import hashlib
 import inspect
 import json
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -430,19 +430,120 @@ def class_generators(registry: ToolRegistry) -> dict[str, ConfigGenerator]:
     return {name: class_generator(registry, name) for name in registry.classes}
 
 
+# Classes whose tools a goal of the key class's user plausibly also needs: tell a friend about
+# the trip, file a ticket about the broken build, tweet about the new position. Companions of a
+# pack class without an entry are drawn from every class.
+GOAL_COMPANIONS: dict[str, tuple[str, ...]] = {
+    "TravelAPI": ("MessageAPI", "TwitterAPI", "VehicleControlAPI", "MathAPI"),
+    "TradingBot": ("MessageAPI", "TwitterAPI", "MathAPI", "TicketAPI"),
+    "TicketAPI": ("GorillaFileSystem", "MessageAPI", "TradingBot"),
+    "GorillaFileSystem": ("TicketAPI", "TwitterAPI", "MessageAPI", "MathAPI"),
+    "VehicleControlAPI": ("TravelAPI", "MessageAPI", "MathAPI"),
+    "TwitterAPI": ("GorillaFileSystem", "MessageAPI", "TradingBot"),
+    "MessageAPI": ("TravelAPI", "TicketAPI", "GorillaFileSystem", "TwitterAPI"),
+}
+
+
+# Goals about classes with long prerequisite chains (a trip: log in, register the card, book,
+# insure) are drawn more often than goals about classes whose tools mostly stand alone (a car's
+# dashboard); every class still keys goals, so all its tools are targets.
+KEY_CLASS_WEIGHTS: dict[str, float] = {
+    "TravelAPI": 1.6, "MessageAPI": 1.3, "TicketAPI": 1.2, "TradingBot": 1.2,
+    "TwitterAPI": 1.0, "GorillaFileSystem": 1.0, "VehicleControlAPI": 0.7,
+}
+
+
+class ScenarioMix(BaseModel):
+    """How scenarios are shaped for the goals sampled on them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    single_class_share: float = Field(
+        default=0.5, ge=0, le=1,
+        description="Share of scenarios whose goal needs one class only (BFCL: about half).",
+    )
+    key_class_weights: dict[str, float] = Field(
+        default_factory=lambda: dict(KEY_CLASS_WEIGHTS),
+        description="Relative chance of each class being a goal's key class (1 when absent).",
+    )
+    unmet_prerequisites: float = Field(
+        default=0.75, ge=0, le=1,
+        description="Share of scenarios whose state leaves prerequisites unmet on purpose "
+        "(logged out, no card on file, doors unlocked), so a target's chain must be earned.",
+    )
+
+
 def choose_involved_classes(
-    rng: random.Random, available: Sequence[str], min_classes: int = 1, max_classes: int = 3
-) -> list[str]:
-    """1-3 classes, sorted; a stateless class (MathAPI) rides along with a stateful one."""
+    rng: random.Random,
+    available: Sequence[str],
+    min_classes: int = 1,
+    max_classes: int = 3,
+    single_class_share: float = 0.5,
+    key_weights: Mapping[str, float] | None = None,
+) -> tuple[str, list[str]]:
+    """The goal's key class, and it with companions that fit it (1-3 classes, sorted).
+
+    A stateless class (MathAPI) is never the key class: it rides along as a companion.
+    """
     stateful = [name for name in available if name not in BFCL_STATELESS]
-    stateless = [name for name in available if name in BFCL_STATELESS]
     if not stateful:
-        return sorted(available)[:max_classes]
+        chosen = sorted(available)[:max_classes]
+        return (chosen[0] if chosen else ""), chosen
+    ordered = sorted(stateful)
+    weights = key_weights or {}
+    key = rng.choices(ordered, weights=[weights.get(name, 1.0) for name in ordered])[0]
     count = rng.randint(min_classes, min(max_classes, len(available)))
-    chosen = rng.sample(stateful, min(count, len(stateful)))
-    if stateless and len(chosen) < max_classes and rng.random() < 0.25:
-        chosen.append(rng.choice(stateless))
-    return sorted(chosen)
+    if rng.random() < single_class_share and min_classes <= 1:
+        count = 1
+    elif count == 1 and max_classes > 1 and len(available) > 1:
+        count = 2
+    fitting = [name for name in GOAL_COMPANIONS.get(key, ()) if name in available]
+    others = [name for name in sorted(available) if name != key and name not in fitting]
+    chosen = [key]
+    while len(chosen) < count and (fitting or others):
+        pool = fitting if fitting and (not others or rng.random() < 0.85) else others
+        pick = rng.choice(pool)
+        pool.remove(pick)
+        chosen.append(pick)
+    return key, sorted(chosen)
+
+
+def _withhold_travel(config: dict[str, Any], rng: random.Random) -> None:
+    if rng.random() < 0.5:
+        config["credit_card_list"] = {}  # the card must be registered before it pays
+
+
+def _withhold_vehicle(config: dict[str, Any], rng: random.Random) -> None:
+    doors = config["doorStatus"]
+    for door in rng.sample(sorted(doors), rng.randint(1, len(doors))):
+        doors[door] = "unlocked"
+    config["parkingBrakeStatus"] = "released"
+
+
+_LOGGED_OUT: dict[str, tuple[str, Any]] = {
+    "MessageAPI": ("current_user", None),
+    "TwitterAPI": ("authenticated", False),
+    "TicketAPI": ("current_user", None),
+    "TradingBot": ("authenticated", False),
+}
+_WITHHOLD: dict[str, Callable[[dict[str, Any], random.Random], None]] = {
+    "TravelAPI": _withhold_travel,
+    "VehicleControlAPI": _withhold_vehicle,
+}
+
+
+def withhold_prerequisites(config: dict[str, dict[str, Any]], rng: random.Random) -> None:
+    """Leave the prerequisites of the classes' deeper tools unmet, in place.
+
+    Sessions are closed, a traveler has no card on file half the time, the car's doors are not
+    all locked: a goal's first steps must then be earned by calls (METHOD.md, Eq. 1).
+    """
+    for name in sorted(config):
+        if name in _LOGGED_OUT:
+            key, value = _LOGGED_OUT[name]
+            config[name][key] = value
+        if name in _WITHHOLD:
+            _WITHHOLD[name](config[name], rng)
 
 
 class Scenario(BaseModel):
@@ -451,6 +552,7 @@ class Scenario(BaseModel):
     Attributes:
         persona: The user the state belongs to (`Persona.model_dump()`); empty in records
             written before scenarios had one.
+        key_class: The class the goal planned on this state is about.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -461,6 +563,9 @@ class Scenario(BaseModel):
     initial_config: dict[str, dict[str, Any]]
     fingerprint: str
     persona: dict[str, Any] = Field(default_factory=dict)
+    key_class: str = Field(
+        default="", description="The class the scenario's goal is about (its companions fit it)"
+    )
 
 
 def config_fingerprint(config: Any) -> str:
@@ -474,11 +579,13 @@ def generate_scenario(
     min_classes: int = 1,
     max_classes: int = 3,
     generators: dict[str, ConfigGenerator] | None = None,
+    mix: ScenarioMix | None = None,
 ) -> Scenario:
     """Generate one scenario deterministically from its seed.
 
-    The involved classes are drawn first, then the persona, then each class's config in sorted
-    class order, all from the one seeded generator.
+    The involved classes are drawn first (the goal's key class, then companions that fit it),
+    then the persona, then each class's config in sorted class order, then whether its
+    prerequisites are left unmet, all from the one seeded generator.
 
     Args:
         seed: The scenario seed.
@@ -486,16 +593,23 @@ def generate_scenario(
         min_classes: Minimum involved classes.
         max_classes: Maximum involved classes.
         generators: Extra or overriding per-class generators (user packs).
+        mix: Share of single-class scenarios and of states with unmet prerequisites.
     """
+    mix = mix or ScenarioMix()
     rng = random.Random(seed)
     table = {**CLASS_GENERATORS, **(generators or {})}
-    involved = choose_involved_classes(rng, available_classes, min_classes, max_classes)
+    key, involved = choose_involved_classes(
+        rng, available_classes, min_classes, max_classes, mix.single_class_share,
+        mix.key_class_weights,
+    )
     persona = draw_persona(rng)
     config = {
         name: (table[name](rng, persona) if name in table else {})
         for name in involved
         if name not in BFCL_STATELESS
     }
+    if rng.random() < mix.unmet_prerequisites:
+        withhold_prerequisites(config, rng)
     fingerprint = config_fingerprint(config)
     return Scenario(
         scenario_id=f"scn-{fingerprint[:12]}",
@@ -504,6 +618,7 @@ def generate_scenario(
         initial_config=config,
         fingerprint=fingerprint,
         persona=persona.model_dump(),
+        key_class=key,
     )
 
 

@@ -20,6 +20,7 @@ from funreason_assets.lib.registry import ToolRegistry
 from funreason_assets.lib.scenarios.contamination import BfclTestIndex
 from funreason_assets.lib.scenarios.generators import (
     Scenario,
+    ScenarioMix,
     class_generators,
     generate_scenario,
     shard_seeds,
@@ -243,6 +244,7 @@ def generate_shard(
     count: int,
     base_seed: int,
     involved: InvolvedClassesRange,
+    mix: ScenarioMix | None = None,
 ) -> list[Scenario]:
     """The shard's scenarios: one per seed derived from the shard key.
 
@@ -252,7 +254,7 @@ def generate_shard(
     available = sorted(registry.classes)
     generators = class_generators(registry)
     return [
-        generate_scenario(seed, available, involved.min, involved.max, generators)
+        generate_scenario(seed, available, involved.min, involved.max, generators, mix)
         for seed in shard_seeds(shard, count, base_seed)
     ]
 
@@ -263,7 +265,8 @@ def build_seeds(
     count: int,
     base_seed: int,
     involved: InvolvedClassesRange,
+    mix: ScenarioMix | None = None,
 ) -> PhaseResult[list[Scenario]]:
     """Generate a shard's scenarios and judge them against BFCL's test index."""
-    scenarios = generate_shard(registry, shard, count, base_seed, involved)
+    scenarios = generate_shard(registry, shard, count, base_seed, involved, mix)
     return judge_seeds(scenarios, BfclTestIndex.load(), registry)

@@ -1,0 +1,233 @@
+"""Goal-driven dialogues: planned goals, earned prerequisites, cross-turn reuse, coverage."""
+
+import random
+from collections import Counter
+
+import pytest
+
+from funreason_assets.lib.dialogue_stats import cohesion, earlier_rounds_used
+from funreason_assets.lib.goals import GoalConfig, GoalPlanner, goal_reason
+from funreason_assets.lib.realizer.voice import _AFTER_EARLIER
+from funreason_assets.lib.records import Argument, ExecutedCall, PlannedRound
+from funreason_assets.lib.sampler import PlanSampler, SamplerConfig
+from funreason_assets.lib.sampling import (
+    COVERAGE_CHECK,
+    PlanCheckSettings,
+    coverage,
+    judge_plans,
+    replay_problems,
+    unreachable_tools,
+)
+from funreason_assets.lib.scenarios.generators import (
+    GOAL_COMPANIONS,
+    ScenarioMix,
+    choose_involved_classes,
+    generate_scenario,
+    shard_seeds,
+)
+
+
+@pytest.fixture(scope="module")
+def scenarios(registry):
+    seeds = shard_seeds("shard-goals", 160, 5)
+    return [generate_scenario(seed, sorted(registry.classes), 1, 3) for seed in seeds]
+
+
+def _sample(registry, graph, scenarios, **config):
+    sampler = PlanSampler(registry, graph, SamplerConfig(**config))
+    plans = [
+        plan for s in scenarios
+        if (plan := sampler.sample(
+            s.scenario_id, s.seed, s.involved_classes, s.initial_config,
+            persona=s.persona, key_class=s.key_class,
+        ))
+    ]
+    return sampler, plans
+
+
+@pytest.fixture(scope="module")
+def directed(registry, api_graph, scenarios):
+    return _sample(registry, api_graph, scenarios)
+
+
+@pytest.fixture(scope="module")
+def random_walk(registry, api_graph, scenarios):
+    return _sample(registry, api_graph, scenarios, strategy="random_walk")
+
+
+def test_every_plan_carries_its_goal_and_the_goal_follows_the_rounds(registry, directed):
+    _, plans = directed
+    assert len(plans) >= 150
+    for plan in plans:
+        goal = plan.goal
+        assert goal["reason"] and goal["key_class"] in plan.involved_classes
+        assert [task["target"] for task in goal["tasks"]] == [r.target for r in plan.rounds]
+        for index, task in enumerate(goal["tasks"]):
+            assert all(earlier < index for earlier in task["builds_on"])
+            assert task["builds_on"] == sorted(earlier_rounds_used(plan.rounds, index))
+            assert task["class_name"] == registry.tool(task["target"]).class_name
+    # Most tasks are realized as planned; a replaced one names what was planned.
+    tasks = [task for plan in plans for task in plan.goal["tasks"]]
+    replaced = [task for task in tasks if task["planned"]]
+    assert len(replaced) < 0.3 * len(tasks)
+    assert all(task["planned"] != task["target"] for task in replaced)
+
+
+def test_goal_driven_plans_still_replay_exactly(registry, directed):
+    _, plans = directed
+    for plan in plans[:60]:
+        assert replay_problems(registry, plan) == []
+
+
+def test_directed_goals_reach_deeper_and_hold_together_better_than_the_random_walk(
+    registry, directed, random_walk
+):
+    tools = [tool.name for tool in registry.tools()]
+    ours, baseline = coverage(directed[1], tools), coverage(random_walk[1], tools)
+    assert ours["mean_depth"] >= 3 * baseline["mean_depth"]
+    assert ours["share_rounds_depth_2_plus"] >= 5 * baseline["share_rounds_depth_2_plus"]
+    assert ours["mean_depth"] >= 0.6
+    held = cohesion(directed[1])
+    assert held["goal_share"] == 1.0 and cohesion(random_walk[1])["goal_share"] == 0.0
+    assert held["reuse_share"] >= 0.4
+    assert held["single_class_share"] >= 0.4
+
+
+def test_prerequisites_are_earned_within_the_round(registry, directed):
+    """Logged-out states: the round that needs the session opens it before its target."""
+    _, plans = directed
+    earned = 0
+    for plan in plans:
+        for planned in plan.rounds:
+            tools = [call.tool for call in planned.executed_calls()]
+            target_at = tools.index(planned.target)
+            if any("login" in tool or "authenticate" in tool for tool in tools[:target_at]):
+                earned += 1
+                assert planned.dependency_depth >= 1
+    assert earned >= 20
+
+
+def test_depth_counts_only_calls_of_the_round(registry, directed):
+    """A value taken from an earlier round adds no depth: the chain is the round's own."""
+    _, plans = directed
+    for plan in plans:
+        for planned in plan.rounds:
+            executed = planned.executed_calls()
+            if len(executed) == 1:
+                assert planned.dependency_depth == 0
+
+
+def test_scenarios_choose_classes_that_fit_the_goal_and_withhold_prerequisites(registry):
+    rng = random.Random(3)
+    classes = sorted(registry.classes)
+    keys, fitting, companions, single = Counter(), 0, 0, 0
+    for _ in range(300):
+        key, chosen = choose_involved_classes(rng, classes, 1, 3, 0.5)
+        keys[key] += 1
+        assert key in chosen and key != "MathAPI"
+        others = [name for name in chosen if name != key]
+        companions += len(others)
+        fitting += sum(name in GOAL_COMPANIONS[key] for name in others)
+        single += not others
+    assert set(keys) == set(classes) - {"MathAPI"}
+    assert fitting >= 0.75 * companions
+    assert 0.4 <= single / 300 <= 0.65
+    logged_out = Counter()
+    for seed in range(200):
+        scenario = generate_scenario(seed, classes, 1, 3, mix=ScenarioMix(unmet_prerequisites=1))
+        for name, config in scenario.initial_config.items():
+            if name == "TwitterAPI":
+                logged_out[name] += config["authenticated"] is False
+            if name in ("TicketAPI", "MessageAPI"):
+                logged_out[name] += config["current_user"] is None
+            if name == "VehicleControlAPI":
+                assert "unlocked" in config["doorStatus"].values()
+    assert logged_out and all(count > 0 for count in logged_out.values())
+    never = generate_scenario(1, ["TwitterAPI"], 1, 1, mix=ScenarioMix(unmet_prerequisites=0))
+    assert never.key_class == "TwitterAPI"
+
+
+def test_goal_planner_builds_later_tasks_on_earlier_ones(registry, api_graph):
+    sampler = PlanSampler(registry, api_graph, SamplerConfig())
+    planner = GoalPlanner(
+        lambda tool: list(api_graph.successors(tool)), {}, sampler.class_of,
+        GoalConfig(build_on_share=1.0, companion_share=0.0),
+    )
+    travel = [tool.name for tool in registry.tools(["TravelAPI"])]
+    assert {"cancel_booking", "retrieve_invoice", "purchase_insurance"} <= planner.builds_on(
+        "book_flight"
+    )
+    persona = {"travel_cities": ["Denver"], "first_name": "Ann"}
+    goal = planner.plan(random.Random(1), "TravelAPI", travel, 4,
+                        lambda tool: 5.0 if tool == "book_flight" else 1.0, persona)
+    assert len(goal.tasks) == 4
+    for index, task in enumerate(goal.tasks[1:], start=1):
+        assert task.builds_on, f"task {index} {task.target} builds on nothing"
+    assert "Denver" in goal_reason("TravelAPI", persona, random.Random(0)) or goal.reason
+
+
+def test_reuse_counts_produced_and_repeated_values_but_not_booleans_or_enums():
+    def call(index, tool, arguments, output):
+        return ExecutedCall(
+            index=index, tool=tool, class_name="C", arguments=arguments, call=tool,
+            status="ok", output=output,
+        )
+
+    def round_(index, calls):
+        return PlannedRound(
+            index=index, target=calls[-1].tool, variant="base", calls=calls,
+            state_digest_after="", dependency_depth=0, edges_followed=[],
+        )
+
+    first = round_(0, [call(0, "book", [Argument(name="to", value="Denver", provenance="literal",
+                                                source="provider", value_type="city")],
+                            {"booking_id": "B-77812", "ok": True})])
+    by_output = round_(1, [call(0, "cancel", [Argument(
+        name="booking_id", value="B-77812", provenance="output", source="0.0:booking_id",
+        value_type="booking_id")], {"ok": True})])
+    by_value = round_(1, [call(0, "weather", [Argument(
+        name="city", value="Denver", provenance="literal", source="provider",
+        value_type="city")], {"t": 3})])
+    unrelated = round_(1, [call(0, "flag", [Argument(
+        name="on", value=True, provenance="literal", source="provider",
+        value_type="boolean_text"), Argument(name="mode", value="Denver", provenance="literal",
+                                             source="enum", value_type="enum")], {})])
+    assert earlier_rounds_used([first, by_output], 1) == {0}
+    assert earlier_rounds_used([first, by_value], 1) == {0}
+    assert earlier_rounds_used([first, unrelated], 1) == set()
+
+
+def test_coverage_check_blocks_untargeted_tools_but_not_unreachable_ones_or_small_shards(
+    registry, api_graph, directed
+):
+    _, plans = directed
+    assert "get_outside_temperature_from_weather_com" in unreachable_tools(api_graph)
+    targeted = {planned.target for plan in plans for planned in plan.rounds}
+    missing = sorted({"get_outside_temperature_from_weather_com", *targeted})
+    never = "a_tool_nobody_targets"
+    checks = PlanCheckSettings(coverage_rounds_per_tool=1.0)
+    tools = [*missing, never]
+    result = judge_plans(registry, plans[:40], tools, checks, unreachable_tools(api_graph))
+    verdict = next(v for v in result.verdicts if v.spec == COVERAGE_CHECK)
+    assert not verdict.passed and COVERAGE_CHECK.blocking
+    assert never in verdict.metadata["below"]
+    assert "get_outside_temperature_from_weather_com" not in verdict.metadata["below"]
+    small = PlanCheckSettings(coverage_rounds_per_tool=1000.0)
+    result = judge_plans(registry, plans[:40], tools, small, unreachable_tools(api_graph))
+    verdict = next(v for v in result.verdicts if v.spec == COVERAGE_CHECK)
+    assert verdict.passed and verdict.metadata["applies"] is False
+
+
+def test_the_probe_finds_what_an_and_pair_enables(api_graph):
+    assert ["startEngine"] in api_graph.nodes["setCruiseControl"]["prerequisites"]
+
+
+def test_queries_tie_back_only_to_rounds_they_build_on():
+    phrases = [text.split("{")[0].strip() for text in _AFTER_EARLIER if "{did}" in text]
+    assert phrases  # "Now that you", "Since you", ...
+    from funreason_assets.lib.realizer import voice
+
+    style = voice.Voice("casual", {})
+    rng = random.Random(0)
+    plain = {voice.continuation(style, rng, "") for _ in range(200)}
+    assert not any(text.startswith(tuple(phrases)) for text in plain)
