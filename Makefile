@@ -12,7 +12,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup browser run test ui bench lint
+.PHONY: setup browser services run test ui bench lint
 
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
@@ -28,7 +28,15 @@ browser:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-test: setup browser
+# Redis and Postgres for the Celery pool test (Debian's packages; needs root or sudo). Only
+# their binaries are used: the test starts its own servers on free ports.
+services:
+	@{ command -v redis-server && ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq \
+		&& $$SUDO apt-get install -y -qq redis-server postgresql >/dev/null; }
+
+test: setup browser services
 	FUNREASON_ARTIFACTS=$(CURDIR)/test-artifacts $(UV) run pytest -q -n 2 -m "slow or not slow"
 
 ui: setup

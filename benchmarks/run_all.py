@@ -21,6 +21,9 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "sampler_bench": ([], ["--dialogues", "1000", "--shards", "2"]),
     "llm_bench": ([], ["--quick"]),
     "pipeline_bench": ([], []),
+    "lineage_bench": ([], ["--ids", "2", "--repeats", "1"]),
+    "ui_launch_bench": ([], ["--shards", "2", "--scenarios", "20"]),
+    "scaleout_bench": ([], ["--quick"]),
 }
 
 

@@ -241,19 +241,15 @@ def _worker_execute(
 def _shared_assets_done(
     instance: dg.DagsterInstance, run_id: str, keys: set[dg.AssetKey]
 ) -> bool:
-    """Whether a run has materialized every one of these keys (or has ended)."""
+    """Whether the run's steps of these assets succeeded (blocking checks included), or it ended."""
     run = instance.get_run_by_id(run_id)
     if run is not None and run.is_finished:
         return True
     records = instance.get_records_for_run(
-        run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        run_id, of_type=dg.DagsterEventType.STEP_SUCCESS
     ).records
-    done = {
-        record.event_log_entry.dagster_event.asset_key
-        for record in records
-        if record.event_log_entry.dagster_event is not None
-    }
-    return keys <= done
+    done = {record.event_log_entry.step_key for record in records}
+    return {key.to_python_identifier() for key in keys} <= done
 
 
 def _run_shards_concurrently(

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from funreason_assets.lib.atomic import atomic_write_bytes, atomic_write_url
 from funreason_assets.lib.column_schemas import record_columns
 from funreason_assets.lib.paths import ASSET_STORE, asset_store, is_url
-from funreason_assets.lib.record_tables import records_to_table, table_to_records
+from funreason_assets.lib.record_tables import json_columns, records_to_table, table_to_records
 
 
 def _parquet_bytes(table: pa.Table, compressed: bool) -> bytes:
@@ -81,7 +81,8 @@ class RecordIOManager(dg.ConfigurableIOManager):
                 "dagster/column_schema": dg.TableSchema(columns=[
                     dg.TableColumn(name=name, type=kind, description=description)
                     for name, kind, description in record_columns(
-                        type(obj[0]), {c.name: str(c.type) for c in table.schema}
+                        type(obj[0]), {c.name: str(c.type) for c in table.schema},
+                        json_columns(table),
                     )
                 ]) if obj else dg.TableSchema(columns=[
                     dg.TableColumn(name=c.name, type=str(c.type)) for c in table.schema

@@ -94,7 +94,9 @@ def _annotation(record_class: type[BaseModel], name: str) -> str:
 
 
 def record_columns(
-    record_class: type[BaseModel], stored_types: Mapping[str, str]
+    record_class: type[BaseModel],
+    stored_types: Mapping[str, str],
+    json_columns: Sequence[str] = (),
 ) -> list[Column]:
     """The columns of a stored record table, described from the record's fields.
 
@@ -104,12 +106,12 @@ def record_columns(
     Args:
         record_class: The record model of the table.
         stored_types: Column name -> its type in the stored (Arrow) table.
+        json_columns: The columns stored as JSON text.
     """
     columns = []
     for name, stored in stored_types.items():
         field = record_class.model_fields.get(name)
         annotation = _annotation(record_class, name) if field is not None else ""
-        nested = stored == "string" and annotation not in ("str", "str | None", "")
-        kind = f"json {annotation}" if nested else stored
+        kind = f"json {annotation}" if name in json_columns and annotation else stored
         columns.append((name, kind, (field.description or "") if field is not None else ""))
     return columns

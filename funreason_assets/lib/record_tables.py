@@ -42,6 +42,11 @@ def records_to_table(records: list[BaseModel]) -> pa.Table:
     return table.replace_schema_metadata(metadata)
 
 
+def json_columns(table: pa.Table) -> list[str]:
+    """The columns of a table this module wrote that hold nested values as JSON text."""
+    return json.loads((table.schema.metadata or {}).get(_JSON_COLUMNS, b"[]").decode())
+
+
 def table_to_records(table: pa.Table) -> list[BaseModel]:
     """The typed records of a table this IO manager wrote (empty for an empty shard)."""
     metadata = table.schema.metadata or {}

@@ -270,9 +270,16 @@ _SCRIPT = """
     var kv = pair.split('=');
     if (kv[0]) { wanted[decodeURIComponent(kv[0])] = decodeURIComponent(kv[1] || ''); }
   });
-  if (wanted.variant) { pick.variant.value = wanted.variant; }
-  if (wanted['class']) { pick.cls.value = wanted['class']; }
-  if (wanted.outcome) { pick.outcome.value = wanted.outcome; }
+  function choose(select, value) {
+    // A value this page has no option for (a variant no sample has) leaves the filter open.
+    var known = Array.prototype.some.call(select.options, function (o) {
+      return o.value === value;
+    });
+    if (value && known) { select.value = value; }
+  }
+  choose(pick.variant, wanted.variant);
+  choose(pick.cls, wanted['class']);
+  choose(pick.outcome, wanted.outcome);
   apply(wanted.sample);
   if (Object.keys(wanted).length) { root.scrollIntoView(); }
 })();

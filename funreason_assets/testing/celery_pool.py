@@ -30,12 +30,27 @@ from typing import Any
 
 import yaml
 
+from funreason_assets.lib.paths import project_root
+
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = _REPO_ROOT / "deploy" / "celery"
 HOST = "127.0.0.1"
 LOCATION = "funreason_assets"
 PG_USER = "dagster"
 PG_DB = "postgres"
+
+
+# The catalog and the graph every shard reads, and the assets of one shard.
+SHARED_ASSETS = ("tool_catalog", "api_graph")
+SHARD_ASSETS = ("scenario_seeds", "ground_truth_plans", "hard_queries", "reasoning_chains")
+# Two roles answered by the local OpenAI-compatible server; the other roles stay scripted, so
+# every dialogue still verifies.
+MODEL_SCRIPT = (
+    {"name": "abstractor", "system_contains": "You abstract a trace",
+     "json": {"name": "compute_request", "description": "Does what the user asks for."}},
+    {"name": "replier", "system_contains": "Write the closing message",
+     "json": {"reply": "Here is the result you asked for."}},
+)
 
 
 class PoolError(RuntimeError):
@@ -74,9 +89,13 @@ def _wait_for(what: str, ready: Callable[[], bool], timeout: float,
         if process is not None and process.poll() is not None:
             tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
             raise PoolError(f"{what} exited with status {process.returncode}:\n{tail}")
-        with contextlib.suppress(Exception):
+        try:
             if ready():
                 return
+        except PoolError:
+            raise
+        except Exception:  # not up yet: a refused connection, tables not created ...
+            pass
         time.sleep(0.2)
     raise PoolError(f"{what} was not ready within {timeout} s")
 
@@ -96,12 +115,14 @@ class LocalPool:
     Attributes:
         root: The pool's folder (logs, the homes of daemon and workers, the workspace file).
         env: The environment every pool process gets (instance, broker, project, outputs).
+        workspace: The workspace file naming the pool's code server (for the daemon, GraphQL).
         worker_names: Celery node names of the workers, by index (`worker-0@<host>`).
     """
 
     root: Path
     env: dict[str, str]
     instance_config: dict[str, Any]
+    workspace: Path | None = None  # the workspace file naming the pool's code server
     services: dict[str, _Service] = field(default_factory=dict)
     worker_names: list[str] = field(default_factory=list)
     _cleanups: list[Callable[[], None]] = field(default_factory=list)
@@ -210,8 +231,11 @@ class LocalPool:
         (home / "dagster.yaml").write_text(yaml.safe_dump(self.instance_config), "utf-8")
         return home
 
-    def start_code_server(self) -> Path:
-        """One code server the daemon and GraphQL share; returns the workspace file."""
+    def start_code_server(self) -> Callable[[], Path]:
+        """One code server the daemon and GraphQL share; returns a wait for its workspace file.
+
+        The server loads the code location while the caller starts other services.
+        """
         port = free_port()
         env = {**self.env, "DAGSTER_HOME": str(self._home("code-server"))}
         service = self._start("code-server", [
@@ -226,8 +250,11 @@ class LocalPool:
             with socket.create_connection((HOST, port), timeout=1):
                 return True
 
-        _wait_for("code server", listening, 120, service.process, service.log)
-        return workspace
+        def ready() -> Path:
+            _wait_for("code server", listening, 180, service.process, service.log)
+            return workspace
+
+        return ready
 
     def start_workers(self, count: int) -> None:
         """Celery workers with one run at a time each, in their own folders and homes."""
@@ -239,13 +266,20 @@ class LocalPool:
             self._start(name, [
                 _tool("dagster-celery"), "worker", "start",
                 "-A", "dagster_celery.app", "-y", str(DEPLOY / "worker.yaml"), "-n", name,
+                # Imported once before the pool process forks, not again for every run.
+                "-i", "funreason_assets.definitions",
                 "--", "--concurrency=1", "--without-gossip", "--without-mingle",
             ], cwd=folder, env=env)
             self.worker_names.append(f"{name}@{socket.gethostname()}")
         expected = set(self.worker_names[start:])
         app = self.celery_app()
+        started = [self.services[f"worker-{index}"] for index in range(start, start + count)]
 
         def answering() -> bool:
+            for service in started:
+                if service.process.poll() is not None:
+                    tail = service.log.read_text(errors="replace")[-3000:]
+                    raise PoolError(f"{service.name} exited:\n{tail}")
             replies = app.control.ping(timeout=1.0)
             return expected <= {name for reply in replies for name in reply}
 
@@ -428,8 +462,34 @@ def run_pool(root: Path, env: Mapping[str, str], workers: int,
             "DAGSTER_PG_HOST": HOST, "DAGSTER_PG_PORT": str(pg_port),
             "DAGSTER_PG_USER": PG_USER, "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": PG_DB,
         })
+        code_server = pool.start_code_server()
         if workers:
             pool.start_workers(workers)
+        pool.workspace = code_server()
         yield pool
     finally:
         pool.close()
+
+
+def scripted_model_project(root: Path, server: Any, shards: int, scenarios: int,
+                           concurrency: int = 2) -> Path:
+    """A project with the checked-in configs, resized, whose abstractor and replier call `server`.
+
+    The server gets `MODEL_SCRIPT`; the roles read their key from `FUNREASON_TEST_KEY`. With
+    `concurrency` calls in flight per run, a shard waits on the model for seconds, as it would
+    with real ones.
+    """
+    shutil.copytree(project_root() / "data" / "config", root / "data" / "config")
+    generation = root / "data" / "config" / "generation.yaml"
+    config = yaml.safe_load(generation.read_text(encoding="utf-8"))
+    config.update(shards=shards, scenarios_per_shard=scenarios)
+    generation.write_text(yaml.safe_dump(config), encoding="utf-8")
+    models = root / "data" / "config" / "models.yaml"
+    config = yaml.safe_load(models.read_text(encoding="utf-8"))
+    role = {"model": "openai/test-model", "api_base": server.base_url,
+            "api_key_env": "FUNREASON_TEST_KEY"}
+    config["roles"].update(tool_abstractor=role, replier=role)
+    config["client"]["concurrency"] = concurrency
+    models.write_text(yaml.safe_dump(config), encoding="utf-8")
+    server.configure(script=list(MODEL_SCRIPT))
+    return root

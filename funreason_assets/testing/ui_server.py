@@ -224,7 +224,7 @@ class DagsterDev:
             time.sleep(0.5)
 
 
-def _wait_until_ready(dev: DagsterDev, timeout: float) -> None:
+def _wait_until_ready(dev: DagsterDev, timeout: float, daemons: bool) -> None:
     deadline = time.monotonic() + timeout
     problem = "not started"
     while time.monotonic() < deadline:
@@ -238,18 +238,18 @@ def _wait_until_ready(dev: DagsterDev, timeout: float) -> None:
             continue
         entries = data["workspaceOrError"].get("locationEntries", [])
         loaded = [e for e in entries if e["loadStatus"] == "LOADED"]
-        daemons = {
+        health = {
             d["daemonType"]: d["healthy"]
             for d in data["instance"]["daemonHealth"]["allDaemonStatuses"] if d["required"]
         }
-        if loaded and daemons and all(daemons.values()):
+        if loaded and (not daemons or (health and all(health.values()))):
             location = loaded[0]["locationOrLoadError"]
             if location["__typename"] != "RepositoryLocation":
                 raise RuntimeError(f"the code location failed to load: {location}")
             dev.location = location["name"]
             dev.repository = location["repositories"][0]["name"]
             return
-        problem = f"locations {[e['loadStatus'] for e in entries]}, daemons {daemons}"
+        problem = f"locations {[e['loadStatus'] for e in entries]}, daemons {health}"
         time.sleep(0.5)
     raise TimeoutError(f"dagster dev not ready after {timeout} s: {problem}")
 
@@ -257,7 +257,7 @@ def _wait_until_ready(dev: DagsterDev, timeout: float) -> None:
 @contextlib.contextmanager
 def run_dagster_dev(
     workspace: Path, env: Mapping[str, str], cwd: Path, timeout: float = 180,
-    log: Path | None = None,
+    log: Path | None = None, daemons: bool = True,
 ) -> Iterator[DagsterDev]:
     """Start `dagster dev` on 127.0.0.1 (webserver, daemon, code server); stop it on exit.
 
@@ -267,6 +267,8 @@ def run_dagster_dev(
         cwd: The working directory.
         timeout: Seconds to wait for the code location to load and every daemon to be healthy.
         log: A file for the deployment's own output (discarded when None).
+        daemons: Also wait for every daemon's first heartbeat (a run launched before waits in
+            the queue until the daemon starts it).
     """
     port = free_port()
     output = log.open("wb") if log is not None else subprocess.DEVNULL
@@ -278,7 +280,7 @@ def run_dagster_dev(
     )
     dev = DagsterDev(url=f"http://127.0.0.1:{port}", process=process)
     try:
-        _wait_until_ready(dev, timeout)
+        _wait_until_ready(dev, timeout, daemons)
         yield dev
     finally:
         # The whole session: the webserver, the daemon, the code server and any run worker.

@@ -94,6 +94,32 @@ def test_lineage_tells_the_story_of_an_exported_item(ran):
     assert missing.returncode == 1 and "not a curated dialogue" in missing.stderr
 
 
+@pytest.mark.slow
+def test_every_asset_shows_its_columns_a_preview_and_the_report_its_samples(ran):
+    _, _, env = ran
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        latest = {}
+        for asset in ("tool_catalog", "scenario_seeds", "api_graph", "ground_truth_plans",
+                      "hard_queries", "reasoning_chains", "curated_dialogues", "bfcl_dataset",
+                      "sft_dataset", "quality_report"):
+            records = instance.fetch_materializations(dg.AssetKey(asset), limit=1).records
+            latest[asset] = records[0].asset_materialization.metadata
+    for asset, metadata in latest.items():
+        schema = metadata["dagster/column_schema"].value
+        assert len(schema.columns) >= 3, asset
+        if asset != "quality_report":  # the report itself is its preview
+            assert metadata["preview"].value.count("\n|") >= 2, asset
+    plans = {c.name: c for c in latest["ground_truth_plans"]["dagster/column_schema"].value.columns}
+    assert plans["rounds"].type == "json list[PlannedRound]"
+    assert "id" in latest["bfcl_dataset"]["preview"].value
+    index = Path(latest["quality_report"]["lineage_index"].value)
+    assert index.name == "lineage.sqlite" and index.stat().st_size > 10_000
+    html = (index.parent / "report" / "quality_report.html").read_text(encoding="utf-8")
+    samples = html.count("<article ")
+    assert 10 <= samples <= 200 and "stratified sample" in html
+    assert "<h2>Sample browser</h2>" in html
+
+
 def test_sensor_starts_every_shard_when_a_config_changes(project, monkeypatch):
     root, _ = project
     monkeypatch.setenv("FUNREASON_PROJECT_ROOT", str(root))

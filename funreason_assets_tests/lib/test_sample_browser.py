@@ -13,6 +13,7 @@ from funreason_assets.lib import report, sample_browser
 from funreason_assets.lib.curation import CurationResult, verified_dialogues
 from funreason_assets.lib.lineage_story import lineage_sources
 from funreason_assets.testing.run_records import make_run_records
+from funreason_assets.testing.ui_server import small_png
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
@@ -121,3 +122,9 @@ def test_chromium_shows_the_dialogue_the_filters_pick(run, tmp_path):
     subprocess.run([browser, *flags, f"--screenshot={shot}", url], capture_output=True,
                    timeout=120, check=True)
     assert shot.stat().st_size > 20_000
+    if os.environ.get("FUNREASON_UI_DOCS"):
+        # The README shows an accepted dialogue (the failing one above is made up by the test).
+        accepted = f"{page.as_uri()}#outcome=accepted&variant=error_recovery"
+        subprocess.run([browser, *flags, f"--screenshot={shot}", accepted],
+                       capture_output=True, timeout=120, check=True)
+        small_png(shot, Path(os.environ["FUNREASON_UI_DOCS"]) / shot.name)
