@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import inspect
 import json
 import os
 import resource
@@ -33,6 +34,14 @@ def rss_mb() -> float:
     return 0.0
 
 
+def scenario_fields(sampler: PlanSampler, scenario: object) -> dict[str, object]:
+    """The persona and goal class a scenario carries, as far as this sampler takes them."""
+    accepted = inspect.signature(sampler.sample).parameters
+    fields = {"persona": getattr(scenario, "persona", {}),
+              "key_class": getattr(scenario, "key_class", "")}
+    return {name: value for name, value in fields.items() if name in accepted}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dialogues", type=int, default=10_000)
@@ -44,7 +53,8 @@ def main() -> None:
     classes = sorted(registry.classes)
     per_shard = args.dialogues // args.shards
     sampler = PlanSampler(registry, graph, SamplerConfig())
-    totals = {"plans": 0, "sample_s": 0.0, "verify_s": 0.0, "diverging": 0}
+    totals = {"plans": 0, "calls": 0, "rounds": 0, "sample_s": 0.0, "verify_s": 0.0,
+              "diverging": 0}
     rss = []
     for shard in range(args.shards):
         scenarios = [
@@ -56,13 +66,17 @@ def main() -> None:
             plan
             for s in scenarios
             if (plan := sampler.sample(s.scenario_id, s.seed, s.involved_classes,
-                                       s.initial_config))
+                                       s.initial_config, **scenario_fields(sampler, s)))
         ]
         sampled = time.perf_counter()
         totals["diverging"] += sum(1 for plan in plans if replay_problems(registry, plan))
         totals["verify_s"] += time.perf_counter() - sampled
         totals["sample_s"] += sampled - started
         totals["plans"] += len(plans)
+        totals["calls"] += sum(
+            len(planned.executed_calls()) for plan in plans for planned in plan.rounds
+        )
+        totals["rounds"] += sum(len(plan.rounds) for plan in plans)
         del plans, scenarios
         gc.collect()
         rss.append(round(rss_mb(), 1))
@@ -71,6 +85,8 @@ def main() -> None:
         "dialogues_attempted": per_shard * args.shards,
         "plans": totals["plans"],
         "plans_per_second_one_core": round(totals["plans"] / elapsed, 1),
+        "calls_per_second_one_core": round(totals["calls"] / elapsed, 1),
+        "calls_per_round": round(totals["calls"] / max(totals["rounds"], 1), 2),
         "sample_seconds": round(totals["sample_s"], 2),
         "verify_seconds": round(totals["verify_s"], 2),
         "diverging_plans": totals["diverging"],

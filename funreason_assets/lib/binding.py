@@ -694,6 +694,13 @@ class ArgumentBinder:
         self._typed: dict[tuple[str, str], ParameterSlot] = {}
         self._verdicts: dict[Any, dict[Any, bool]] = {} if verdicts is None else verdicts
         self._call_topic: str | None = None
+        # Values earlier rounds of the dialogue passed or returned (`remember`): a value found
+        # again is preferred, so a later round acts on the entity an earlier one made or named.
+        self.remembered: set[Any] = set()
+
+    def remember(self, values: Iterable[Any]) -> None:
+        """Add values of a kept round (ids, names, files) to what later rounds prefer."""
+        self.remembered.update(_hashable(value) for value in values)
 
     # ------------------------------------------------------------------ types
 
@@ -1000,6 +1007,13 @@ class ArgumentBinder:
                         if any(anchor in s.parts for anchor in anchors)
                     ]
                     ranked = coherent or ranked
+                if self.remembered and ranked and kind not in _NOT_REMEMBERED:
+                    again = [
+                        (score, s) for score, s in ranked
+                        if _hashable(s.value) in self.remembered
+                    ]
+                    if again and rng.random() < _REMEMBER_CHANCE:
+                        ranked = again
                 if ranked and (certain or rng.random() < chance):
                     if kind in _LIST_FROM_ITEMS:
                         return self._list_of(ranked, typed)
@@ -1025,6 +1039,12 @@ class ArgumentBinder:
             # Written text says something new: not a message or title already in the state
             # or an earlier output (the same tweet twice is a repost, not a post).
             present = _present_texts(outputs, content) if kind in FREE_TEXT_TYPES else set()
+            if present is not None and kind in FREE_TEXT_TYPES:
+                # Texts earlier rounds passed or returned are not new either.
+                present |= {
+                    key[1] for key in self.remembered
+                    if isinstance(key, tuple) and isinstance(key[1], str)
+                }
             made = self._made(profile, typed, taken, attempt, present)
         if made is None:
             raise UnbindableError(f"{tool.name}.{profile.name}: no value of type {kind}")
@@ -1360,6 +1380,12 @@ def _element_schema(schema: Mapping[str, Any], typed: ParameterSlot) -> Mapping[
     if typed.value_type in _LIST_FROM_ITEMS:
         return schema.get("items") or {}
     return schema
+
+
+# Types whose repetition across rounds means nothing (an option, a credential, a number the
+# user decides), and how often a remembered value is preferred when one is found again.
+_NOT_REMEMBERED = frozenset({"enum", "unit", "access_token", "password", "boolean_text"})
+_REMEMBER_CHANCE = 0.9
 
 
 def _hashable(value: Any) -> Any:

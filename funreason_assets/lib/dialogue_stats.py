@@ -53,6 +53,17 @@ def _key(value: Any) -> str:
     )
 
 
+def meaningful_values(planned: PlannedRound) -> list[Any]:
+    """The meaningful values a round's calls passed (of types that count) or returned."""
+    found: list[Any] = []
+    for call in planned.executed_calls():
+        for argument in call.arguments:
+            if argument.value_type not in _NOT_REUSE_TYPES:
+                found.extend(_leaves(argument.value, [_MAX_LEAVES]))
+        found.extend(_leaves(call.output, [_MAX_LEAVES]))
+    return found
+
+
 def round_values(planned: PlannedRound) -> set[str]:
     """The meaningful values a round's calls passed or returned."""
     found: set[str] = set()

@@ -95,6 +95,37 @@ def _copy_data(value: Any) -> Any:
         return copy.deepcopy(value)
 
 
+# Where a class keeps its position in private attributes: part of its state all the same
+# (the file system's working directory decides what `cat report.txt` reads).
+_POSITION_ATTRIBUTES = ("_current_dir",)
+
+
+def _position_path(node: Any) -> str:
+    names = []
+    seen: set[int] = set()
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        names.append(str(getattr(node, "name", "")))
+        node = getattr(node, "parent", None)
+    return "/" + "/".join(reversed(names))
+
+
+def observable_state(instance: Any) -> Any:
+    """A class instance's public state, plus the position it keeps privately.
+
+    Public attributes as JSON-able data; a private current position (`_current_dir`) is added
+    as its path under `_position`, so a call that only moves (`cd`) changes the state, the
+    graph sees what it enables, and verification compares where a dialogue ends up.
+    """
+    state = to_jsonable(instance)
+    if isinstance(state, dict):
+        for name in _POSITION_ATTRIBUTES:
+            node = vars(instance).get(name)
+            if node is not None and hasattr(node, "parent"):
+                state = {**state, "_position": _position_path(node)}
+    return state
+
+
 @dataclass(frozen=True)
 class EnvironmentSnapshot:
     """An exact copy of involved instances' attributes (including private RNG state).
@@ -179,7 +210,7 @@ class Environment:
 
     def class_state(self, class_name: str) -> Any:
         """Public state of one involved class as JSON-able data."""
-        return to_jsonable(self.instances[class_name])
+        return observable_state(self.instances[class_name])
 
     def fork(self) -> Environment:
         """An independent copy of this environment in its current state (a sandbox)."""
@@ -197,7 +228,7 @@ class Environment:
     def state(self) -> dict[str, Any]:
         """Public state of every stateful involved class as JSON-able data."""
         return {
-            name: to_jsonable(instance)
+            name: observable_state(instance)
             for name, instance in self.instances.items()
             if not self.registry.classes[name].stateless
         }
@@ -221,7 +252,7 @@ class Environment:
                 continue
             text = memo.get(name)
             if text is None:
-                text = memo[name] = canonical_json(to_jsonable(self.instances[name]))
+                text = memo[name] = canonical_json(observable_state(self.instances[name]))
             parts.append(f"{json.dumps(name)}:{text}")
         return digest_text("{" + ",".join(parts) + "}")
 

@@ -83,12 +83,12 @@ class GoalConfig(BaseModel):
         "found (when the graph offers such a tool).",
     )
     companion_share: float = Field(
-        default=0.3, ge=0, le=1,
+        default=0.2, ge=0, le=1,
         description="Chance that a task after the first uses a companion class of the goal "
         "(tell a friend about the booking) in a multi-class scenario.",
     )
     earn_share: float = Field(
-        default=0.85, ge=0, le=1,
+        default=0.95, ge=0, le=1,
         description="Share of rounds whose target takes the values a tool produces from calls "
         "of its own round (the chain is earned), not from earlier rounds or the state.",
     )
@@ -204,6 +204,7 @@ class GoalPlanner:
         weight: Callable[[str], float],
         persona: Mapping[str, Any],
         wanted: Callable[[str], bool] = lambda tool: False,
+        first: str | None = None,
     ) -> DialogueGoal:
         """Plan a goal of `n_tasks` tasks on the dialogue's tools.
 
@@ -214,8 +215,9 @@ class GoalPlanner:
             n_tasks: Tasks to plan (the dialogue's rounds).
             weight: A tool's weight as a target (coverage and unmet depth).
             persona: The user, for the reason.
-            wanted: Whether a tool is still below its target quota: half the later tasks go
-                to such a tool when the dialogue has one, so every tool is a target.
+            wanted: Whether a tool is still below its target quota: some later tasks go to
+                such a tool when the dialogue has one, so every tool is a target.
+            first: The first task's target, when the caller decides it (a quota top-up).
         """
         config = self.config
         own = [tool for tool in tools if self.class_of.get(tool) == key_class]
@@ -223,23 +225,28 @@ class GoalPlanner:
         tasks: list[GoalTask] = []
         chosen: list[str] = []
         for index in range(n_tasks):
+            # A task may come back (a second message, another file to move), never twice in a
+            # row.
+            previous = chosen[-1:]
             related = sorted(
                 {name for earlier in chosen for name in self.builds_on(earlier)}
                 & set(tools)
-                - set(chosen)
+                - set(previous)
             )
             missing = [tool for tool in tools if tool not in chosen and wanted(tool)]
             if index == 0:
-                pool = own or list(tools)
-            elif missing and rng.random() < 0.5:
+                pool = [first] if first is not None else own or list(tools)
+            elif missing and rng.random() < _QUOTA_TASK_SHARE:
                 pool = missing
             elif others and rng.random() < config.companion_share:
                 pool = others
             elif related and rng.random() < config.build_on_share:
                 pool = related
             else:
-                pool = [tool for tool in own if tool not in chosen] or own or list(tools)
-            target = _weighted(rng, pool, weight)
+                pool = [tool for tool in own if tool not in previous] or own or list(tools)
+            target = _weighted(
+                rng, pool, lambda tool: weight(tool) * (_AGAIN if tool in chosen else 1.0)
+            )
             chosen.append(target)
             builds = [
                 position for position, earlier in enumerate(chosen[:-1])
@@ -250,6 +257,12 @@ class GoalPlanner:
             ))
         reason = goal_reason(key_class, persona, rng)
         return DialogueGoal(key_class=key_class, reason=reason, tasks=tasks)
+
+
+# Share of later tasks given to a tool still below its target quota (when the dialogue has one).
+_QUOTA_TASK_SHARE = 0.5
+# Weight factor of a tool an earlier task of the goal already targets.
+_AGAIN = 0.5
 
 
 def _weighted(rng: random.Random, pool: Sequence[str], weight: Callable[[str], float]) -> str:

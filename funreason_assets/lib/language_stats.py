@@ -40,8 +40,9 @@ _WORD = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?")
 # Thresholds of the report's WARN checks (figure -> (comparison, bound)).
 MIN_DISTINCT_PREFIXES = 0.80
 # Turns of one dialogue pursue one goal and name the same entities again ("the ticket titled
-# 'Printer jam'"), which repeats 3-grams across a sample of whole dialogues by design.
-MIN_DISTINCT_3 = 0.72
+# 'Printer jam'"), and deep tools are oversampled, which repeats 3-grams across a sample of
+# whole dialogues (it was 0.75 when dialogues were unrelated requests; BFCL's own: 0.90).
+MIN_DISTINCT_3 = 0.70
 MAX_TOP_OPENER_SHARE = 0.25
 MAX_DICTATION_SHARE = 0.25
 MAX_REASONING_TEMPLATE_SHARE = 0.05

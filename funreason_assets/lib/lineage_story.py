@@ -137,6 +137,14 @@ def plan_header(plan: DialoguePlan, fingerprint: str | None) -> list[str]:
     if fingerprint is not None:
         out.append(f"  config fingerprint: {fingerprint[:16]}")
     out.append(f"plan {plan.plan_id}  sampler {plan.sampler}  graph {plan.graph_fingerprint}")
+    goal = getattr(plan, "goal", None) or {}
+    if goal:
+        out.append(f"  goal ({goal.get('key_class', '')}): {goal.get('reason', '')}")
+        for index, task in enumerate(goal.get("tasks", [])):
+            after = task.get("builds_on") or []
+            planned = f", planned {task['planned']}" if task.get("planned") else ""
+            uses = f", uses round {', '.join(str(i) for i in after)}" if after else ""
+            out.append(f"    task {index}: {task.get('target', '')}{planned}{uses}")
     return out
 
 

@@ -40,7 +40,7 @@ from funreason_assets.lib.binding import (
     output_sources,
     state_content,
 )
-from funreason_assets.lib.dialogue_stats import earlier_rounds_used
+from funreason_assets.lib.dialogue_stats import earlier_rounds_used, meaningful_values
 from funreason_assets.lib.digests import canonical_json
 from funreason_assets.lib.environments import Environment, EnvironmentSnapshot
 from funreason_assets.lib.executor import ParsedCall, execute_call, format_call
@@ -127,7 +127,7 @@ class SamplerConfig(BaseModel):
         default=1.0, description="Extra target weight per level of unmet prerequisite depth."
     )
     depth_power: float = Field(
-        default=3.0, ge=0,
+        default=6.0, ge=0,
         description="Exponent of the depth factor of a target's weight (Eq. 2 oversampling).",
     )
     coverage_power: float = Field(
@@ -169,6 +169,8 @@ class GraphIndex:
     _distances: dict[str, dict[str, int]] = field(default_factory=dict)
     _requirements: dict[str, frozenset[str]] = field(default_factory=dict)
     _unmet: dict[frozenset[str], dict[str, int]] = field(default_factory=dict)
+    # (tool, parameter) data sources whose value the user states (a person's name, an option).
+    stated: frozenset[tuple[str, str]] = frozenset()
 
     @classmethod
     def build(cls, graph: nx.DiGraph) -> GraphIndex:
@@ -244,8 +246,10 @@ class GraphIndex:
                 options = [depth(m, stack) for m in group if m not in stack]
                 if options:
                     best = max(best, 1 + min(options))
-            for producers in self.graph.nodes[tool].get("data_sources", {}).values():
-                if any(p in satisfied and is_auth_tool(p) for p in producers):
+            for param, producers in self.graph.nodes[tool].get("data_sources", {}).items():
+                if (tool, param) in self.stated or any(
+                    p in satisfied and is_auth_tool(p) for p in producers
+                ):
                     continue
                 options = [depth(p, stack) for p in producers if p not in stack]
                 if options:
@@ -343,6 +347,13 @@ class PlanSampler:
         """
         self.registry = registry
         self.index = GraphIndex.build(graph)
+        self.index.stated = frozenset(
+            (str(node), param)
+            for node, data in graph.nodes(data=True)
+            for param in data.get("data_sources", {})
+            if registry.owner(str(node)) is not None
+            and registry.value_type(str(node), param) in _STATED_TYPES
+        )
         self.config = config or SamplerConfig()
         if literals is None:
             literals = merged_literal_domains(
@@ -383,6 +394,7 @@ class PlanSampler:
         shard: str = "",
         persona: Mapping[str, Any] | None = None,
         key_class: str = "",
+        first_task: str | None = None,
     ) -> DialoguePlan | None:
         """Sample one dialogue plan, or None if it cannot reach the minimum number of rounds.
 
@@ -395,9 +407,13 @@ class PlanSampler:
             persona: The scenario's persona: the user the values made up for them belong to.
             key_class: The class the scenario's goal is about (the first stateful involved
                 class when empty).
+            first_task: The goal's first target (a top-up dialogue for a tool below its
+                quota); the plan id then names it.
         """
         config = self.config
-        rng = random.Random(f"plan:{config.strategy}:{seed}")
+        rng = random.Random(
+            f"plan:{config.strategy}:{seed}" + (f":{first_task}" if first_task else "")
+        )
         self.stats.dialogues_attempted += 1
         category = self._category(rng)
         long_context = category == "long_context"
@@ -409,12 +425,15 @@ class PlanSampler:
             stateful = [
                 name for name in involved_classes if not self.registry.classes[name].stateless
             ]
-            key = key_class or (stateful or list(involved_classes))[0]
+            key = (
+                self.class_of.get(first_task, "") if first_task else ""
+            ) or key_class or (stateful or list(involved_classes))[0]
             satisfied = walk.satisfied()
             goal = self.goals.plan(
                 random.Random(f"goal:{seed}"), key, walk.tools, n_rounds,
                 lambda tool: self.target_weight(tool, satisfied), persona or {},
                 lambda tool: self.stats.targets.get(tool, 0) < config.target_quota,
+                first_task,
             )
             walk.goal = goal
         for round_index in range(n_rounds):
@@ -431,11 +450,17 @@ class PlanSampler:
             )
         rounds = self._apply_variants(walk.rounds, category, rng)
         self.stats.dialogues_kept += 1
+        # Only kept dialogues count toward the targets' quotas and depth estimates.
+        for planned in walk.rounds:
+            self.stats.targets[planned.target] += 1
+            self.stats.target_depth[planned.target] += planned.dependency_depth
         for planned in rounds:
             for call in planned.executed_calls():
                 self.stats.tools_reached[call.tool] += 1
         return DialoguePlan(
-            plan_id=stable_id("plan", config.strategy, scenario_id, seed),
+            plan_id=stable_id(
+                "plan", config.strategy, scenario_id, seed, *([first_task] if first_task else [])
+            ),
             scenario_id=scenario_id,
             shard=shard,
             seed=seed,
@@ -869,8 +894,8 @@ class _DialogueWalk:
             if calls and target is not None:
                 planned = self._finish_round(round_index, target, calls)
                 self.rounds.append(planned)
-                sampler.stats.targets[target] += 1
-                sampler.stats.target_depth[target] += planned.dependency_depth
+                if goal is not None:
+                    self.binder.remember(meaningful_values(planned))
                 return planned
             sampler.stats.rounds_failed["target_unreachable" if target else "no_target"] += 1
             if target is not None:
@@ -932,9 +957,15 @@ class _DialogueWalk:
                 if hops > 0 and tool in self.environment.methods and uses.get(tool, 0) < 2
             ]
             rng.shuffle(candidates)
-            candidates.sort(key=lambda tool: (needed.get(tool, 9), distances[tool]))
+            # Looking an entity up comes before making a new one: the invoice of the booking
+            # already made, not a second booking to cancel.
+            candidates.sort(key=lambda tool: (
+                needed.get(tool, 9), tool not in self._read_only, distances[tool]
+            ))
+            # In an earned round the steps earn their own produced values too (the order's
+            # id found in the history before its details are read), not only the target.
             if not any(
-                self._use(tool, round_index, calls, uses)
+                self._step(tool, round_index, calls, uses, earn)
                 for tool in candidates[:6]
                 if not is_auth_tool(tool)
                 or (tool in requirements and self._login_needed(tool))
@@ -961,12 +992,35 @@ class _DialogueWalk:
                 for group in index.prerequisites.get(tool, ()):
                     if not group & self.called:
                         found |= group
+                # Tools whose effect the tool was seen to need (entering the folder a file
+                # is in), beyond the groups every probed state needed.
+                found.update(
+                    source for source, _, kinds in index.graph.in_edges(tool, data="kinds")
+                    if "state" in (kinds or ()) and source not in self.called
+                )
                 for name in sorted(found - {target}):
                     if name not in ranks:
                         ranks[name] = rank
                         following.append((name, None))
             level = following
         return ranks
+
+    def _step(
+        self, tool: str, round_index: int, calls: list[ExecutedCall], uses: Counter[str],
+        earn: bool,
+    ) -> bool:
+        """Call a step toward the target; in an earned round it earns its own inputs too.
+
+        A lookup that cannot (the invoice of a booking no call of this round made) may then
+        name what earlier rounds made: looking up *that* booking, never a second booking made
+        only to be cancelled.
+        """
+        if not earn:
+            return self._use(tool, round_index, calls, uses)
+        pool = SourcePool([*self.round_sources, *self.credentials])
+        if self._use(tool, round_index, calls, uses, True, pool):
+            return True
+        return tool in self._read_only and self._use(tool, round_index, calls, uses, True)
 
     def _random_round(self, round_index: int) -> list[ExecutedCall] | None:
         config = self.sampler.config

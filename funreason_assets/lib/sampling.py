@@ -338,6 +338,39 @@ def sample_plans(
     return plans
 
 
+def top_up_plans(
+    sampler: PlanSampler, scenarios: Sequence[Scenario], shard: str
+) -> list[DialoguePlan]:
+    """Extra dialogues whose goal starts at a tool still below its target quota.
+
+    Goals already favour such tools, but a shard with few scenarios of a class may still
+    leave one short. Each tool short of its quota gets a dialogue on the shard's scenarios of
+    its class, tried in order until one reaches it (a tool no probe ever made succeed is left
+    out); the plan id names the tool, so it never collides with the scenario's own plan.
+    """
+    quota = sampler.config.target_quota
+    unreachable = set(unreachable_tools(sampler.index.graph))
+    classes = sorted({name for scenario in scenarios for name in scenario.involved_classes})
+    extra = []
+    for tool in [tool.name for tool in sampler.registry.tools(classes)]:
+        if tool in unreachable:
+            continue
+        owner = sampler.class_of.get(tool)
+        for scenario in scenarios:
+            if sampler.stats.targets.get(tool, 0) >= quota:
+                break
+            if owner not in scenario.involved_classes:
+                continue
+            plan = sampler.sample(
+                scenario.scenario_id, scenario.seed, scenario.involved_classes,
+                scenario.initial_config, shard=shard, persona=getattr(scenario, "persona", {}),
+                key_class=owner or "", first_task=tool,
+            )
+            if plan is not None:
+                extra.append(plan)
+    return extra
+
+
 def sample_shard(
     registry: ToolRegistry,
     graph: nx.DiGraph,
@@ -355,6 +388,13 @@ def sample_shard(
     plans = sample_plans(sampler, scenarios, shard, progress)
     shard_classes = sorted({name for s in scenarios for name in s.involved_classes})
     shard_tools = [tool.name for tool in registry.tools(shard_classes)]
+    rounds = sum(len(plan.rounds) for plan in plans)
+    if (
+        config.strategy == "directed" and config.goal.enabled
+        and rounds >= checks.coverage_rounds_per_tool * len(shard_tools)
+    ):
+        # Where the coverage check applies, tools the goals left short get their dialogue.
+        plans.extend(top_up_plans(sampler, scenarios, shard))
     result = judge_plans(registry, plans, shard_tools, checks, unreachable_tools(graph))
     result.metrics = {
         "dialogues_attempted": sampler.stats.dialogues_attempted,

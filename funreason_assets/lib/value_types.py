@@ -618,7 +618,8 @@ def _provide_text(kind: str) -> Provider:
     templates = _TEXT_TEMPLATES[kind]
 
     def provide(rng: random.Random, context: ValueContext) -> str:
-        return rng.choice(templates).format(topic=_topic(rng, context))
+        topic = _topic(rng, context)
+        return rng.choice(templates).format(topic=topic, Topic=topic[:1].upper() + topic[1:])
 
     return provide
 
@@ -644,6 +645,9 @@ _TEXT_TEMPLATES: dict[str, tuple[str, ...]] = {
     ),
     "ticket_title": (
         "Problem with {topic}", "Follow-up needed on {topic}", "Request about {topic}",
+        "{Topic} is blocked", "Access issue on {topic}", "Question on {topic}",
+        "{Topic} keeps failing", "Need a hand with {topic}", "Escalation: {topic}",
+        "Broken link in {topic}", "{Topic} errors since the update", "Review of {topic}",
     ),
     "ticket_description": (
         "Since yesterday we are blocked on {topic} and cannot continue. Please take a look.",

@@ -231,3 +231,53 @@ def test_queries_tie_back_only_to_rounds_they_build_on():
     rng = random.Random(0)
     plain = {voice.continuation(style, rng, "") for _ in range(200)}
     assert not any(text.startswith(tuple(phrases)) for text in plain)
+
+
+def test_the_working_directory_is_state_so_cd_is_a_prerequisite(registry, api_graph):
+    """`cd` moves a private position: it is observable state, so entering a folder counts."""
+    scenario = generate_scenario(6, ["GorillaFileSystem"], 1, 1, mix=ScenarioMix(
+        unmet_prerequisites=1))
+    workspace = next(iter(scenario.initial_config["GorillaFileSystem"]["root"].values()))
+    assert all(item["type"] == "directory" for item in workspace["contents"].values())
+    environment = registry.environment(scenario.involved_classes, scenario.initial_config)
+    before = environment.class_state("GorillaFileSystem")["_position"]
+    folder = next(iter(workspace["contents"]))
+    environment.methods["cd"][0](folder=folder)
+    after = environment.class_state("GorillaFileSystem")["_position"]
+    assert before != after and after.endswith(f"/{folder}")
+    assert "cd" in set(api_graph.predecessors("cat"))
+
+
+def test_later_rounds_prefer_the_entities_earlier_rounds_named(registry, api_graph, scenarios):
+    """With the binder's memory off, fewer later turns take an earlier turn's value."""
+    import funreason_assets.lib.binding as binding
+
+    _, remembered = _sample(registry, api_graph, scenarios[:80])
+    original = binding._REMEMBER_CHANCE
+    binding._REMEMBER_CHANCE = 0.0
+    try:
+        _, forgetful = _sample(registry, api_graph, scenarios[:80])
+    finally:
+        binding._REMEMBER_CHANCE = original
+    assert cohesion(remembered)["reuse_share"] > cohesion(forgetful)["reuse_share"]
+
+
+def test_the_lineage_story_tells_the_goal_and_what_each_task_used(directed):
+    from funreason_assets.lib.lineage_story import plan_header
+
+    _, plans = directed
+    plan = next(p for p in plans if any(t["builds_on"] for t in p.goal["tasks"]))
+    lines = plan_header(plan, None)
+    assert f"  goal ({plan.goal['key_class']}): {plan.goal['reason']}" in lines
+    tasks = [line for line in lines if line.startswith("    task ")]
+    assert len(tasks) == len(plan.rounds)
+    assert any(", uses round " in line for line in tasks)
+
+
+def test_the_scripted_reasoner_reads_a_list_of_items_back_from_the_result():
+    from funreason_assets.lib.roles.scripted import _resolve
+
+    listing = {"stock_list": ["TSLA", "F", "GM"]}
+    assert _resolve(listing, "stock_list[]", ["TSLA", "GM"]) == ["TSLA", "GM"]
+    assert _resolve(listing, "stock_list[]", ["XX", "YY"]) == ["TSLA", "F"]
+    assert _resolve(listing, "stock_list[]", "GM") == "GM"

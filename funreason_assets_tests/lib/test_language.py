@@ -29,7 +29,7 @@ from funreason_assets.lib.synthesis import (
 from funreason_assets.testing.openai_server import run_server
 from funreason_assets_tests.lib.test_phases_over_http import make_plan
 
-SCENARIOS = 100
+SCENARIOS = 200
 
 
 def persona_plans(registry, graph, shard: str, count: int) -> list:

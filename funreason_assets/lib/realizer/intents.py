@@ -461,7 +461,9 @@ INTENTS: dict[str, Intent] = {
                       "{order_type} {amount} shares of {symbol} at {price} || put in an order "
                       "to {order_type} {amount} {symbol} at {price} a share || place a "
                       "{order_type} for {amount} of {symbol}, {price} each",
-                      "placed the order for {amount} {symbol}", "after placing that order",
+                      "placed the order for {amount} {symbol}",
+                      "after placing that order || once the {symbol} order is in || with "
+                      "that {symbol} trade placed || right after the order goes through",
                       "the order"),
     "remove_stock_from_watchlist": _i("trading",
                                       "take {symbol} off my watchlist || stop watching "

@@ -45,7 +45,8 @@ _FRESH = {
     "booking_id": ("the new booking", "that booking", "the flight I'm booking"),
     "order_id": ("that order", "the order"),
     "tweet_id": ("the new tweet", "that tweet"),
-    "card_id": ("my card", "the card on file"),
+    "card_id": ("my card", "the card on file", "the card I just added", "that card",
+                "my registered card"),
     "insurance_id": ("the insurance", "that policy"),
     "user_id": ("them",),
     "stock_price": ("the current price", "the going price", "market price"),
@@ -97,6 +98,11 @@ _FOLLOW_FUNCTION = (
     "Try again now, it should be there.", "It's back up. Go for it.",
     "Access is sorted on my side now; please carry on.", "Should be fixed now. Please retry.",
     "Give it another go, it's turned on now.", "Alright, it's enabled. Can you finish it?",
+    "IT just switched that on for me, so you can do it now.", "It's there now. Carry on.",
+    "I got the permission sorted. Please do it.", "Done on my end, you should see it now.",
+    "That feature's been turned back on. Go ahead, please.", "Fixed! Please try once more.",
+    "Now it's enabled for my account. Can you pick it up from there?",
+    "The admin just granted it. Please finish what I asked.",
 )
 _THEN = ("Then {x}", "After that, {x}", "Also {x}", "And {x}", "Once that's done, {x}",
          "Oh, and {x}", "Plus {x}", "When that's through, {x}", "Afterwards {x}",
@@ -105,7 +111,9 @@ _THEN = ("Then {x}", "After that, {x}", "Also {x}", "And {x}", "Once that's done
 _THEN_ASKING = ("Also, {x}", "And {x}", "Oh, and {x}", "Plus, {x}", "One more: {x}",
                 "Then: {x}", "{x}", "Also tell me, {x}", "And while you're there, {x}")
 _PRE_JOIN = ("{pre} and then {main}", "{pre}, then {main}", "first {pre}, and after that "
-             "{main}", "{pre} before you {main}", "{pre} and {main}")
+             "{main}", "{pre} before you {main}", "{pre} and {main}", "{pre}; once that's "
+             "done, {main}", "start by making sure to {pre}, then {main}", "{pre} so that you "
+             "can {main}", "step one: {pre}. Step two: {main}")
 _CONTEXT_PROBABILITY = {"formal": 0.5, "casual": 0.4, "terse": 0.1, "chatty": 0.85,
                         "polite": 0.5, "direct": 0.2}
 

@@ -25,7 +25,7 @@ _READ_PREFIXES = ("get_", "list_", "search_", "view_", "find", "check_", "displa
 _MATH = "math"
 
 _OUTCOME = ("I've {did}.", "Done: I {did}.", "All set, I {did}.", "{Did}.", "Okay, {did}.",
-            "I {did} for you.", "That's taken care of: I {did}.", "Finished. I {did}.")
+            "I {did} for you.", "That's taken care of: I {did}.", "Finished: I {did}.")
 _ANSWER = ("{Facts}.", "Here's what I found: {facts}.", "It turns out {facts}.",
            "According to {tool}, {facts}.", "{Facts}, per {tool}.", "Result: {facts}.",
            "So {facts}.", "Looks like {facts}.")
@@ -127,5 +127,7 @@ def compose_reply(
     for tool, error in standing[:1]:
         sentences.append(rng.choice(_FAILED).format(tool=tool, error=str(error).split("\n")[0]))
     if not sentences:
-        sentences.append(rng.choice(("Done.", "All set.", "That's done.", "Finished.")))
+        sentences.append(rng.choice(("Done.", "All set.", "That's done.", "Finished.",
+                                     "Taken care of.", "That went through.", "Sorted.",
+                                     "Okay, that's handled.")))
     return " ".join(sentences)

@@ -359,6 +359,10 @@ def _resolve(source: Any, path: str, recorded: Any) -> Any:
     values = _candidates(source, [p for p in path.split(".") if p])
     if recorded in values or not values:
         return recorded
+    if isinstance(recorded, list):
+        # A list built from items of the result (stocks picked from a listing): the items
+        # the plan picked, when the result holds them all.
+        return recorded if all(item in values for item in recorded) else values[:len(recorded)]
     return values[0]
 
 

@@ -449,7 +449,7 @@ GOAL_COMPANIONS: dict[str, tuple[str, ...]] = {
 # dashboard); every class still keys goals, so all its tools are targets.
 KEY_CLASS_WEIGHTS: dict[str, float] = {
     "TravelAPI": 1.6, "MessageAPI": 1.3, "TicketAPI": 1.2, "TradingBot": 1.2,
-    "TwitterAPI": 1.0, "GorillaFileSystem": 1.0, "VehicleControlAPI": 0.7,
+    "TwitterAPI": 1.0, "GorillaFileSystem": 1.0, "VehicleControlAPI": 0.5,
 }
 
 
@@ -520,6 +520,19 @@ def _withhold_vehicle(config: dict[str, Any], rng: random.Random) -> None:
     config["parkingBrakeStatus"] = "released"
 
 
+def _withhold_files(config: dict[str, Any], rng: random.Random) -> None:
+    # The workspace's own files are filed away in its folders: a file must be found and its
+    # folder entered before it can be read, copied or moved.
+    workspace = next(iter(config["root"].values()))["contents"]
+    folders = [name for name, item in workspace.items() if item["type"] == "directory"]
+    if not folders:
+        return
+    for name in [name for name, item in workspace.items() if item["type"] == "file"]:
+        target = workspace[rng.choice(folders)]["contents"]
+        if name not in target:
+            target[name] = workspace.pop(name)
+
+
 _LOGGED_OUT: dict[str, tuple[str, Any]] = {
     "MessageAPI": ("current_user", None),
     "TwitterAPI": ("authenticated", False),
@@ -529,6 +542,7 @@ _LOGGED_OUT: dict[str, tuple[str, Any]] = {
 _WITHHOLD: dict[str, Callable[[dict[str, Any], random.Random], None]] = {
     "TravelAPI": _withhold_travel,
     "VehicleControlAPI": _withhold_vehicle,
+    "GorillaFileSystem": _withhold_files,
 }
 
 
@@ -536,7 +550,8 @@ def withhold_prerequisites(config: dict[str, dict[str, Any]], rng: random.Random
     """Leave the prerequisites of the classes' deeper tools unmet, in place.
 
     Sessions are closed, a traveler has no card on file half the time, the car's doors are not
-    all locked: a goal's first steps must then be earned by calls (METHOD.md, Eq. 1).
+    all locked, the workspace's files sit in its folders: a goal's first steps
+    must then be earned by calls (METHOD.md, Eq. 1).
     """
     for name in sorted(config):
         if name in _LOGGED_OUT:
