@@ -962,6 +962,10 @@ class _DialogueWalk:
             candidates.sort(key=lambda tool: (
                 needed.get(tool, 9), tool not in self._read_only, distances[tool]
             ))
+            if earn and any(tool in needed for tool in candidates):
+                # An earned round takes only steps that make what the target lacks: a call
+                # that merely lies near it in the graph would be a request of its own.
+                candidates = [tool for tool in candidates if tool in needed]
             # In an earned round the steps earn their own produced values too (the order's
             # id found in the history before its details are read), not only the target.
             if not any(
