@@ -750,6 +750,10 @@ class _DialogueWalk:
                 self.unbound = str(exc).split(":", 1)[0].rpartition(".")[2]
                 return False
             arguments = {name: value.value for name, value in bound.items()}
+            if any(
+                call.tool == tool and call.argument_values() == arguments for call in calls
+            ):
+                continue  # the same call again in one round adds nothing a user asked for
             outcome = execute_call(self.environment, ParsedCall(tool, (), arguments))
             rejected = not outcome.ok or result_problem(tool, outcome.output) is not None
             if not rejected and found_nothing(outcome.output) and any(

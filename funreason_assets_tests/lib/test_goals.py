@@ -281,3 +281,11 @@ def test_the_scripted_reasoner_reads_a_list_of_items_back_from_the_result():
     assert _resolve(listing, "stock_list[]", ["TSLA", "GM"]) == ["TSLA", "GM"]
     assert _resolve(listing, "stock_list[]", ["XX", "YY"]) == ["TSLA", "F"]
     assert _resolve(listing, "stock_list[]", "GM") == "GM"
+
+
+def test_no_round_repeats_the_same_call(directed):
+    _, plans = directed
+    for plan in plans:
+        for planned in plan.rounds:
+            calls = [call.call for call in planned.executed_calls()]
+            assert len(calls) == len(set(calls)), calls
