@@ -697,10 +697,15 @@ class ArgumentBinder:
         # Values earlier rounds of the dialogue passed or returned (`remember`): a value found
         # again is preferred, so a later round acts on the entity an earlier one made or named.
         self.remembered: set[Any] = set()
+        # The texts among them: a written text repeating one is not new.
+        self._remembered_texts: set[str] = set()
 
     def remember(self, values: Iterable[Any]) -> None:
         """Add values of a kept round (ids, names, files) to what later rounds prefer."""
-        self.remembered.update(_hashable(value) for value in values)
+        for value in values:
+            self.remembered.add(_hashable(value))
+            if isinstance(value, str):
+                self._remembered_texts.add(value)
 
     # ------------------------------------------------------------------ types
 
@@ -1038,13 +1043,11 @@ class ArgumentBinder:
         if made is None:
             # Written text says something new: not a message or title already in the state
             # or an earlier output (the same tweet twice is a repost, not a post).
-            present = _present_texts(outputs, content) if kind in FREE_TEXT_TYPES else set()
-            if present is not None and kind in FREE_TEXT_TYPES:
-                # Texts earlier rounds passed or returned are not new either.
-                present |= {
-                    key[1] for key in self.remembered
-                    if isinstance(key, tuple) and isinstance(key[1], str)
-                }
+            # Nor one an earlier round passed or returned.
+            present = (
+                _present_texts(outputs, content) | self._remembered_texts
+                if kind in FREE_TEXT_TYPES else set()
+            )
             made = self._made(profile, typed, taken, attempt, present)
         if made is None:
             raise UnbindableError(f"{tool.name}.{profile.name}: no value of type {kind}")

@@ -65,15 +65,8 @@ def meaningful_values(planned: PlannedRound) -> list[Any]:
 
 
 def round_values(planned: PlannedRound) -> set[str]:
-    """The meaningful values a round's calls passed or returned."""
-    found: set[str] = set()
-    for call in planned.executed_calls():
-        for argument in call.arguments:
-            if argument.value_type in _NOT_REUSE_TYPES:
-                continue
-            found.update(_key(v) for v in _leaves(argument.value, [_MAX_LEAVES]))
-        found.update(_key(v) for v in _leaves(call.output, [_MAX_LEAVES]))
-    return found
+    """The meaningful values a round's calls passed or returned, as comparable keys."""
+    return {_key(value) for value in meaningful_values(planned)}
 
 
 def _taken(call: ExecutedCall) -> Iterable[tuple[str, Any, str]]:

@@ -68,6 +68,8 @@ _LOGOUT_TOOL = re.compile(r"logout|sign_?out")
 _AUTH_TARGET_WEIGHT = 0.1
 _LOGIN_ONLY_WEIGHT = 0.1
 _LOGIN_GATED_WEIGHT = 0.6
+# Met-prerequisite sets whose unmet depths are kept (each dialogue state makes one).
+_UNMET_STATES_KEPT = 512
 # Weight factor of a tool still below its target quota in this shard.
 _QUOTA_BOOST = 30.0
 # Weight (in rounds) of the graph's unmet depth against the depth a target's rounds reached.
@@ -229,6 +231,8 @@ class GraphIndex:
         its cheapest member; each produced parameter adds its cheapest producer's chain (a
         session credential is met while its login is). Cycles count nothing twice.
         """
+        if satisfied not in self._unmet and len(self._unmet) >= _UNMET_STATES_KEPT:
+            self._unmet.clear()  # one entry per dialogue state seen: keep memory flat
         cache = self._unmet.setdefault(satisfied, {})
         found = cache.get(target)
         if found is not None:
@@ -354,6 +358,13 @@ class PlanSampler:
             if registry.owner(str(node)) is not None
             and registry.value_type(str(node), param) in _STATED_TYPES
         )
+        # The parameters whose value a tool produces: the graph's data sources, less the ones
+        # the user states themselves (a documented option, a person's name), even where an
+        # output happens to hold one (an invoice's travel class).
+        self.produced_params = {
+            tool: frozenset(name for name in params if (tool, name) not in self.index.stated)
+            for tool, params in self.index.data_sources.items()
+        }
         self.config = config or SamplerConfig()
         if literals is None:
             literals = merged_literal_domains(
@@ -722,12 +733,7 @@ class _DialogueWalk:
         sampler = self.sampler
         spec = self.environment.methods[tool][1]
         class_name = spec.class_name
-        # A documented option or a person's name is the user's to say, even where an output
-        # happens to hold one (an invoice's travel class): not a produced value.
-        sourced = frozenset(
-            name for name in sampler.index.data_sources.get(tool, frozenset())
-            if self.binder.typed(tool, name).value_type not in _STATED_TYPES
-        )
+        sourced = sampler.produced_params.get(tool, frozenset())
         stateful = class_name not in self._stateless
         # A failing call may still change the state (BFCL's add_contact bumps its counter
         # before it fails), and rejected attempts are not part of the ground truth, so calls
