@@ -112,8 +112,8 @@ _THEN_ASKING = ("Also, {x}", "And {x}", "Oh, and {x}", "Plus, {x}", "One more: {
                 "Then: {x}", "{x}", "Also tell me, {x}", "And while you're there, {x}")
 _PRE_JOIN = ("{pre} and then {main}", "{pre}, then {main}", "first {pre}, and after that "
              "{main}", "{pre} before you {main}", "{pre} and {main}", "{pre}; once that's "
-             "done, {main}", "start by making sure to {pre}, then {main}", "{pre} so that you "
-             "can {main}", "step one: {pre}. Step two: {main}")
+             "done, {main}", "start by making sure to {pre}, then {main}", "{pre}, and when "
+             "that's through, {main}", "{pre}; after that, {main}")
 _CONTEXT_PROBABILITY = {"formal": 0.5, "casual": 0.4, "terse": 0.1, "chatty": 0.85,
                         "polite": 0.5, "direct": 0.2}
 
