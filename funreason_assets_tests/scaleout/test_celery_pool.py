@@ -63,9 +63,15 @@ def pool_config() -> dict:
                                 run_monitoring={"poll_interval_seconds": 2})
 
 
-def started_step(instance, run_id: str, step: str) -> bool:
-    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_START)
+def step_events(instance, run_id: str, step: str, kind: dg.DagsterEventType) -> bool:
+    records = instance.get_records_for_run(run_id, of_type=kind)
     return any(r.event_log_entry.step_key == step for r in records.records)
+
+
+def in_hard_queries(instance, run_id: str) -> bool:
+    """The run has started `hard_queries` and not finished it."""
+    return step_events(instance, run_id, "hard_queries", dg.DagsterEventType.STEP_START) and not (
+        step_events(instance, run_id, "hard_queries", dg.DagsterEventType.STEP_SUCCESS))
 
 
 def kill_a_worker_mid_shard(pool, instance, server, deadline: float) -> tuple[str, str, set]:
@@ -73,10 +79,11 @@ def kill_a_worker_mid_shard(pool, instance, server, deadline: float) -> tuple[st
 
     Returns the run, the worker's name and the request fingerprints the server saw by then.
     """
+    passed = set()  # runs whose step ended before the wait did: another run is chosen
     while time.monotonic() < deadline:
         for run in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
-            if "dagster/partition" in run.tags and started_step(
-                instance, run.run_id, "hard_queries"
+            if "dagster/partition" in run.tags and run.run_id not in passed and in_hard_queries(
+                instance, run.run_id
             ):
                 # Some of its calls are answered and cached before the kill: on a loaded
                 # machine a fixed wait may end before the step's first answer, so the wait
@@ -88,6 +95,10 @@ def kill_a_worker_mid_shard(pool, instance, server, deadline: float) -> tuple[st
                     time.sleep(LATENCY / 2)
                 worker = pool.worker_of_task(run.tags["dagster-celery/task_id"])
                 assert worker in pool.worker_names
+                if not in_hard_queries(instance, run.run_id):
+                    # The step ended while we waited: its retry would not run it again.
+                    passed.add(run.run_id)
+                    continue
                 pool.kill(worker.split("@")[0])
                 return run.run_id, worker, {e["fingerprint"] for e in server.stats()["log"]}
         time.sleep(0.2)
