@@ -395,9 +395,24 @@ def execute_call(
             "exception",
             error=f"{call.name}() output is not data: {_exception_text(exc)}",
         )
-    if isinstance(output, dict) and "error" in output:
-        return CallOutcome(call.name, arguments, "tool_error", output, str(output["error"]))
+    error = _reported_error(output)
+    if error is not None:
+        return CallOutcome(call.name, arguments, "tool_error", output, error)
     return CallOutcome(call.name, arguments, "ok", output)
+
+
+def _reported_error(output: Any) -> str | None:
+    """The error a tool's result reports: `{"error": ...}`, or a list of only such dicts.
+
+    BFCL's trading class answers a logged-out history request with `[{"error": ...}]`.
+    """
+    if isinstance(output, dict) and "error" in output:
+        return str(output["error"])
+    if isinstance(output, list) and output and all(
+        isinstance(item, dict) and set(item) == {"error"} for item in output
+    ):
+        return "; ".join(str(item["error"]) for item in output)
+    return None
 
 
 def _exception_text(exc: BaseException) -> str:

@@ -503,6 +503,9 @@ class _ScenarioProbe:
                             isinstance(value, str)
                             or profile.name_tokens & tokens_of_path(path)
                             or profile.description_tokens & tokens_of_path(path)
+                            # A bare list of numbers is a list of what its tool is named
+                            # for: `get_order_history` lists order ids.
+                            or ("[]" in path and profile.name_tokens & tokens(name))
                         )
                     ]
                     if isinstance(value, str) and len(value) < 2:

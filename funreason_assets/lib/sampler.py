@@ -63,6 +63,9 @@ STATE_SOURCE_LIMIT = 600
 # Tools that open or close a session: called only as a target or a needed prerequisite.
 _AUTH_TOOL = re.compile(r"login|logout|authenticat|sign_?in|sign_?out")
 _LOGOUT_TOOL = re.compile(r"logout|sign_?out")
+# Tools that undo what an earlier call made: never a follow-up of the round's own target (a
+# booking is not cancelled in the request that made it).
+_UNDO_TOOL = re.compile(r"^(cancel|delete|remove|close|rm|rmdir|unfollow|withdraw)(_|$)")
 # Their weight as a round's target, relative to other tools, and the weight of a target that
 # needs a login first, and nothing else or more.
 _AUTH_TARGET_WEIGHT = 0.1
@@ -266,6 +269,15 @@ class GraphIndex:
 
 
 @functools.lru_cache(maxsize=4096)
+def unreachable_tools(graph: nx.DiGraph) -> list[str]:
+    """Tools no graph probe ever made succeed, from any state or after any prerequisite."""
+    return sorted(
+        str(node) for node, data in graph.nodes(data=True)
+        if data.get("read_only") is None and not data.get("prerequisites")
+        and not data.get("data_sources")
+    )
+
+
 def is_auth_tool(tool: str) -> bool:
     """Whether a tool logs in, logs out or authenticates (not a login-status query)."""
     return bool(_AUTH_TOOL.search(tool.lower())) and "status" not in tool.lower()
@@ -372,6 +384,9 @@ class PlanSampler:
             )
         self.literals = literals
         self.stats = SamplerStats()
+        # Tools no probe made succeed (a weather service that always errors) are never
+        # targets: every round planned on one is lost, and its attempts cost the walk.
+        self.unreachable = frozenset(unreachable_tools(graph))
         # Validators' verdicts, shared by the dialogues' binders (a value's verdict for a
         # parameter never changes).
         self.verdicts: dict[Any, dict[Any, bool]] = {}
@@ -441,7 +456,7 @@ class PlanSampler:
             ) or key_class or (stateful or list(involved_classes))[0]
             satisfied = walk.satisfied()
             goal = self.goals.plan(
-                random.Random(f"goal:{seed}"), key, walk.tools, n_rounds,
+                random.Random(f"goal:{seed}"), key, walk.targets, n_rounds,
                 lambda tool: self.target_weight(tool, satisfied), persona or {},
                 lambda tool: self.stats.targets.get(tool, 0) < config.target_quota,
                 first_task,
@@ -630,6 +645,7 @@ class _DialogueWalk:
             persona=persona, verdicts=sampler.verdicts,
         )
         self.tools = [tool.name for tool in environment.tools]
+        self.targets = [tool for tool in self.tools if tool not in sampler.unreachable]
         self.called: set[str] = set()
         self.outputs: list[tuple[int, str, Any]] = []
         self.output_pool = SourcePool()
@@ -722,13 +738,15 @@ class _DialogueWalk:
         calls: list[ExecutedCall],
         produced_only: bool = False,
         outputs: SourcePool | None = None,
+        follow_up: bool = False,
     ) -> bool:
         """Bind and execute a tool (re-binding when a call fails or does nothing); record it.
 
         A call is kept only if it succeeds, its result reports no failure, a state-changing
         call changed its class's state, and a search found something (nine times in ten).
         With `produced_only`, the values a tool produces (graph data sources) come from
-        earlier outputs only, not from the state; `outputs` narrows which outputs.
+        earlier outputs only, not from the state; `outputs` narrows which outputs. A
+        `follow_up` call takes at least one value from those outputs.
         """
         sampler = self.sampler
         spec = self.environment.methods[tool][1]
@@ -760,6 +778,8 @@ class _DialogueWalk:
                 call.tool == tool and call.argument_values() == arguments for call in calls
             ):
                 continue  # the same call again in one round adds nothing a user asked for
+            if follow_up and not any(value.provenance == "output" for value in bound.values()):
+                continue  # it would not act on what the round made
             outcome = execute_call(self.environment, ParsedCall(tool, (), arguments))
             rejected = not outcome.ok or result_problem(tool, outcome.output) is not None
             if not rejected and found_nothing(outcome.output) and any(
@@ -855,13 +875,13 @@ class _DialogueWalk:
         goals = self.sampler.goals
         related = sorted(
             {name for planned in self.rounds for name in goals.builds_on(planned.target)}
-            & set(self.tools)
+            & set(self.targets)
         )
         if related:
             return related
         key = self.goal.key_class if self.goal is not None else ""
-        own = [tool for tool in self.tools if self.sampler.class_of.get(tool) == key]
-        return own or self.tools
+        own = [tool for tool in self.targets if self.sampler.class_of.get(tool) == key]
+        return own or self.targets
 
     def next_round(self, round_index: int) -> PlannedRound | None:
         sampler = self.sampler
@@ -892,10 +912,10 @@ class _DialogueWalk:
                 if task is not None and attempt == 0:
                     target = task
                 else:
-                    pool = self._alternatives() if goal is not None else self.tools
+                    pool = self._alternatives() if goal is not None else self.targets
                     target = sampler.choose_target(pool, self.rng, tried, satisfied)
-                    if target is None and pool is not self.tools:
-                        target = sampler.choose_target(self.tools, self.rng, tried, satisfied)
+                    if target is None and pool is not self.targets:
+                        target = sampler.choose_target(self.targets, self.rng, tried, satisfied)
                 if target is None:
                     break
                 tried.add(target)
@@ -942,12 +962,7 @@ class _DialogueWalk:
             if reached:
                 if len(calls) >= budget or rng.random() < config.tail_stop_probability:
                     break
-                pool = [
-                    tool for tool in self.tools
-                    if tool != target and uses.get(tool, 0) < 1 and not is_auth_tool(tool)
-                ]
-                rng.shuffle(pool)
-                if not any(self._use(tool, round_index, calls, uses) for tool in pool[:4]):
+                if not self._follow_up(target, round_index, calls, uses):
                     break
                 continue
             # Eq. 1 is state-aware: with prerequisites not yet called the state may still
@@ -986,6 +1001,33 @@ class _DialogueWalk:
             ):
                 return None
         return calls if reached else None
+
+    def _follow_up(
+        self, target: str, round_index: int, calls: list[ExecutedCall], uses: Counter[str]
+    ) -> bool:
+        """One call of the post-target tail: it acts on what this round made or found.
+
+        METHOD.md's tail is any legal tool; one unrelated to the round's own results would be
+        a second request stitched onto the first, so the tail takes a value a call of this
+        round produced (the invoice of the booking just made) and never undoes one.
+        """
+        sampler = self.sampler
+        nodes = sampler.index.graph.nodes
+        made = {call.tool for call in calls}
+        # Tools with a parameter only a call makes (not one the user states) that a call of
+        # this round makes: bound from this round's outputs only, they build on it.
+        pool = sorted(
+            tool for tool, params in sampler.produced_params.items()
+            if tool != target and tool in self.environment.methods and uses.get(tool, 0) < 1
+            and not is_auth_tool(tool) and not _UNDO_TOOL.match(tool)
+            and any(made & set(nodes[tool]["data_sources"][name]) for name in params)
+        )
+        self.rng.shuffle(pool)
+        outputs = SourcePool(self.round_sources)
+        return any(
+            self._use(tool, round_index, calls, uses, True, outputs, follow_up=True)
+            for tool in pool[:4]
+        )
 
     def _needed(self, target: str, unbound: str | None) -> dict[str, int]:
         """Tools that make what the target lacks, by rank (0 first), two levels deep.
@@ -1059,8 +1101,9 @@ class _DialogueWalk:
         uses: Counter[str],
         produced_only: bool = False,
         outputs: SourcePool | None = None,
+        follow_up: bool = False,
     ) -> bool:
-        if self.try_call(tool, round_index, calls, produced_only, outputs):
+        if self.try_call(tool, round_index, calls, produced_only, outputs, follow_up):
             uses[tool] += 1
             return True
         return False

@@ -22,7 +22,7 @@ from funreason_assets.lib.executor import ParsedCall, execute_call
 from funreason_assets.lib.figures import figure_png, pyplot
 from funreason_assets.lib.records import DialoguePlan
 from funreason_assets.lib.registry import ToolRegistry
-from funreason_assets.lib.sampler import PlanSampler, SamplerConfig
+from funreason_assets.lib.sampler import PlanSampler, SamplerConfig, unreachable_tools
 from funreason_assets.lib.scenarios.generators import Scenario
 from funreason_assets.lib.semantic_gate import gate_metadata, measure_plans
 from funreason_assets.lib.state import state_digest
@@ -207,15 +207,6 @@ def duplicate_share(plans: Sequence[DialoguePlan]) -> tuple[float, int]:
     return (duplicates / len(plans) if plans else 0.0), duplicates
 
 
-def unreachable_tools(graph: nx.DiGraph) -> list[str]:
-    """Tools no graph probe ever made succeed, from any state or after any prerequisite."""
-    return sorted(
-        str(node) for node, data in graph.nodes(data=True)
-        if data.get("read_only") is None and not data.get("prerequisites")
-        and not data.get("data_sources")
-    )
-
-
 COMPARED_METRICS = (
     ("share_reached", "share of tools reached"),
     ("mean_depth", "mean dependency depth"),
@@ -349,7 +340,7 @@ def top_up_plans(
     out); the plan id names the tool, so it never collides with the scenario's own plan.
     """
     quota = sampler.config.target_quota
-    unreachable = set(unreachable_tools(sampler.index.graph))
+    unreachable = sampler.unreachable
     classes = sorted({name for scenario in scenarios for name in scenario.involved_classes})
     extra = []
     for tool in [tool.name for tool in sampler.registry.tools(classes)]:

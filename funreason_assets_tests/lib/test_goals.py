@@ -9,7 +9,7 @@ from funreason_assets.lib.dialogue_stats import cohesion, earlier_rounds_used
 from funreason_assets.lib.goals import GoalConfig, GoalPlanner, goal_reason
 from funreason_assets.lib.realizer.voice import _AFTER_EARLIER
 from funreason_assets.lib.records import Argument, ExecutedCall, PlannedRound
-from funreason_assets.lib.sampler import PlanSampler, SamplerConfig
+from funreason_assets.lib.sampler import _UNDO_TOOL, PlanSampler, SamplerConfig
 from funreason_assets.lib.sampling import (
     COVERAGE_CHECK,
     PlanCheckSettings,
@@ -289,3 +289,33 @@ def test_no_round_repeats_the_same_call(directed):
         for planned in plan.rounds:
             calls = [call.call for call in planned.executed_calls()]
             assert len(calls) == len(set(calls)), calls
+
+
+def test_the_post_target_tail_acts_on_what_its_round_made(directed):
+    # The tail after a round's target takes a value a call of the same round produced (the
+    # invoice of the booking just made) and never undoes one: no request stitched onto another.
+    _, plans = directed
+    tails = Counter()
+    for plan in plans:
+        for planned in plan.rounds:
+            calls = [call for call in planned.calls if not call.injected_error]
+            position = next(i for i, call in enumerate(calls) if call.tool == planned.target)
+            for call in calls[position + 1:]:
+                tails[call.tool] += 1
+                assert not _UNDO_TOOL.match(call.tool), (planned.target, call.call)
+                assert any(
+                    argument.provenance == "output"
+                    and argument.source.split(".", 1)[0] == str(planned.index)
+                    for argument in call.arguments
+                ), (planned.target, call.call)
+    assert sum(tails.values()) >= 20 and len(tails) >= 5
+
+
+def test_a_tool_no_probe_made_succeed_is_never_a_target(registry, api_graph, directed):
+    sampler, plans = directed
+    never = set(unreachable_tools(api_graph))
+    assert "get_outside_temperature_from_weather_com" in never
+    assert never <= sampler.unreachable
+    planned = {task["planned"] or task["target"] for plan in plans for task in plan.goal["tasks"]}
+    assert not never & planned
+    assert not never & set(sampler.stats.target_failures)

@@ -29,6 +29,18 @@ def test_known_dependencies_are_found(api_graph):
     assert "data_flow" in api_graph.edges["get_zipcode_based_on_city", "estimate_distance"]["kinds"]
 
 
+def test_a_logged_out_history_is_an_error_and_its_ids_feed_the_order_tools(api_graph):
+    # BFCL answers a logged-out history request with `[{"error": ...}]`: a failure, so the
+    # login is its prerequisite; the ids it lists are the orders the order tools take.
+    assert {"trading_login"} in [
+        set(g) for g in api_graph.nodes["get_order_history"]["prerequisites"]]
+    for consumer in ("get_order_details", "cancel_order"):
+        edge = api_graph.edges["get_order_history", consumer]
+        assert "data_flow" in edge["kinds"]
+        assert edge["evidence"][0]["output_field"].startswith("history")
+        assert "get_order_history" in api_graph.nodes[consumer]["data_sources"]["order_id"]
+
+
 def test_every_edge_has_evidence_of_its_kind(api_graph):
     assert edges_without_evidence(api_graph) == []
     edge = api_graph.edges["message_login", "send_message"]

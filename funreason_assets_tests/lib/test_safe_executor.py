@@ -84,6 +84,17 @@ def test_tool_errors_exceptions_and_success(shop):
                                               "price": 12}]}
 
 
+def test_a_list_of_only_errors_is_a_tool_error(registry):
+    environment = registry.environment(["TradingBot"], {"TradingBot": {"authenticated": False}})
+    [outcome] = execute_text(environment, "get_order_history()")
+    assert outcome.status == "tool_error" and not outcome.ok
+    assert "Please log in to view order history" in outcome.error
+    [logged_in] = execute_text(environment, "trading_login(username='a', password='Quartz87*r')")
+    assert logged_in.ok
+    [history] = execute_text(environment, "get_order_history()")
+    assert history.ok and isinstance(history.output["history"], list)
+
+
 def test_timeout_interrupts_python_loops_and_leaves_no_stray_interrupt(shop):
     started = time.perf_counter()
     outcome = execute_text(shop, "count_inventory(limit=1000000000000000)", timeout=0.2)[0]
