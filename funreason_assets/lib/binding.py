@@ -465,6 +465,13 @@ FRESH_NAME_TYPES = frozenset(
 ENUM_LIKE_TYPES = frozenset(
     {"enum", "city", "airport_code", "zipcode", "sector", "company_name", "unit"}
 )
+# Values nobody knows by heart: a zip code is looked up from its city, so a parameter of this
+# type that a tool produces is never taken from the code's literal tables.
+LOOKED_UP_TYPES = frozenset({"zipcode"})
+# Quantities read off the world (a stock's current price, the distance between two places): a
+# tool that measures one returns it in a field named as the parameter, and a person asking
+# for the call has it from there, not from their head.
+MEASURED_TYPES = frozenset({"stock_price", "distance"})
 # Types an array parameter is built of from single candidates (one list in the state or an
 # output is flattened into its items).
 _LIST_FROM_ITEMS = frozenset({"ticker_list", "username_list", "mention_list"})
@@ -880,7 +887,11 @@ class ArgumentBinder:
         joint = self.literals.joint.get(tool.name)
         if joint and rng.random() < 0.7:
             names, rows = rng.choice(joint)
-            if not any(name in bound for name in names):
+            if not any(
+                name in bound
+                or (name in sourced and self.typed(tool.name, name).value_type in LOOKED_UP_TYPES)
+                for name in names
+            ):
                 row = rng.choice(rows)
                 values = {}
                 for name, value in zip(names, row, strict=True):

@@ -78,9 +78,17 @@ def _taken(call: ExecutedCall) -> Iterable[tuple[str, Any, str]]:
 
 def earlier_rounds_used(rounds: Sequence[PlannedRound], index: int) -> set[int]:
     """The earlier rounds whose values round `index` takes (see the module docstring)."""
-    planned = rounds[index]
+    return _used(rounds[index], index, [round_values(rounds[j]) for j in range(index)])
+
+
+def rounds_used(rounds: Sequence[PlannedRound]) -> list[set[int]]:
+    """`earlier_rounds_used` of every round, each round's values computed once."""
+    values = [round_values(planned) for planned in rounds]
+    return [_used(planned, index, values[:index]) for index, planned in enumerate(rounds)]
+
+
+def _used(planned: PlannedRound, index: int, earlier: Sequence[set[str]]) -> set[int]:
     used: set[int] = set()
-    earlier = [round_values(rounds[j]) for j in range(index)]
     for call in planned.executed_calls():
         for provenance, value, source in _taken(call):
             if provenance == "output":
@@ -103,9 +111,9 @@ def cohesion(plans: Sequence[DialoguePlan]) -> dict[str, Any]:
     """
     later = reused = single = with_goal = 0
     for plan in plans:
-        for index in range(1, len(plan.rounds)):
+        for used in rounds_used(plan.rounds)[1:]:
             later += 1
-            reused += bool(earlier_rounds_used(plan.rounds, index))
+            reused += bool(used)
         classes = {
             call.class_name for planned in plan.rounds for call in planned.executed_calls()
         }

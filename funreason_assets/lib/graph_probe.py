@@ -29,6 +29,7 @@ import networkx as nx
 from funreason_assets.lib.binding import (
     ENUM_LIKE_TYPES,
     IDENTITY_TYPES,
+    MEASURED_TYPES,
     ArgumentBinder,
     UnbindableError,
     ValueSource,
@@ -298,6 +299,7 @@ class _ScenarioProbe:
                 node["probes_failed_fresh"] += 1
         self._probe_state(failing)
         self._probe_data_flow()
+        self._probe_measures()
 
     def _fixed_by(
         self, target: ToolSpec, prefix: Sequence[_Success]
@@ -533,6 +535,52 @@ class _ScenarioProbe:
                                 "contrast_call_failed": format_call(consumer.name, contrast),
                             },
                         )
+
+
+    def _probe_measures(self) -> None:
+        """Confirm measured values: a price or distance a tool returns that a call takes.
+
+        Any number makes such a call succeed (an order at any price), so no contrast can
+        confirm the flow; what does is a field named as the parameter (`price`, `distance`) in
+        a producer's result, and the call succeeding with that very value.
+        """
+        environment = self.environment
+        for consumer in self.tools:
+            measured = [
+                profile for profile in param_profiles(consumer)
+                if self.builder.registry.value_type(consumer.name, profile.name) in MEASURED_TYPES
+            ]
+            for profile in measured:
+                success = next(
+                    (s for s in self.successes[consumer.name] if profile.name in s.arguments),
+                    None,
+                )
+                if success is None:
+                    continue
+                for name, variants in sorted(self.successes.items()):
+                    if name == consumer.name or not variants:
+                        continue
+                    source = next((
+                        source for source in output_sources([(0, name, variants[0].output)])
+                        if isinstance(source.value, int | float)
+                        and not isinstance(source.value, bool)
+                        and tokens_of_path(source.path.split(":", 3)[-1]) == profile.name_tokens
+                    ), None)
+                    if source is None:
+                        continue
+                    arguments = {**success.arguments, profile.name: source.value}
+                    environment.restore(success.snapshot_before)
+                    if not _call_ok(environment, consumer, arguments):
+                        continue
+                    self.builder._data_sources[consumer.name][profile.name].add(name)
+                    self.builder._add_evidence(name, consumer.name, "data_flow", {
+                        "scenario": self.scenario.label,
+                        "producer_call": format_call(name, variants[0].arguments),
+                        "output_field": source.path.split(":", 3)[-1],
+                        "parameter": profile.name,
+                        "consumer_call": format_call(consumer.name, arguments),
+                        "measured": True,
+                    })
 
 
 def tokens_of_path(path: str) -> frozenset[str]:

@@ -40,7 +40,7 @@ from funreason_assets.lib.binding import (
     output_sources,
     state_content,
 )
-from funreason_assets.lib.dialogue_stats import earlier_rounds_used, meaningful_values
+from funreason_assets.lib.dialogue_stats import meaningful_values, rounds_used
 from funreason_assets.lib.digests import canonical_json
 from funreason_assets.lib.environments import Environment, EnvironmentSnapshot
 from funreason_assets.lib.executor import ParsedCall, execute_call, format_call
@@ -472,7 +472,7 @@ class PlanSampler:
         if goal is not None:
             goal = realized_goal(
                 goal, [planned.target for planned in walk.rounds],
-                [walk.earlier_rounds_used(planned) for planned in walk.rounds], self.class_of,
+                rounds_used(walk.rounds), self.class_of,
             )
         rounds = self._apply_variants(walk.rounds, category, rng)
         self.stats.dialogues_kept += 1
@@ -862,10 +862,6 @@ class _DialogueWalk:
             and not self._login_needed(tool)
         }
         return frozenset(open_sessions | self.called)
-
-    def earlier_rounds_used(self, planned: PlannedRound) -> set[int]:
-        """The earlier rounds whose values a kept round's calls take."""
-        return earlier_rounds_used(self.rounds, planned.index)
 
     def _alternatives(self) -> list[str]:
         """Targets that still serve the goal when its planned task cannot be reached.

@@ -5,6 +5,7 @@ from collections import Counter
 
 import pytest
 
+from funreason_assets.lib.binding import ArgumentBinder, SourcePool, class_sources
 from funreason_assets.lib.dialogue_stats import cohesion, earlier_rounds_used
 from funreason_assets.lib.goals import GoalConfig, GoalPlanner, goal_reason
 from funreason_assets.lib.realizer.voice import _AFTER_EARLIER
@@ -248,18 +249,33 @@ def test_the_working_directory_is_state_so_cd_is_a_prerequisite(registry, api_gr
     assert "cd" in set(api_graph.predecessors("cat"))
 
 
-def test_later_rounds_prefer_the_entities_earlier_rounds_named(registry, api_graph, scenarios):
-    """With the binder's memory off, fewer later turns take an earlier turn's value."""
-    import funreason_assets.lib.binding as binding
+def test_later_rounds_prefer_the_entities_earlier_rounds_named(registry):
+    """A value an earlier round named (its booking) is the one a later call picks."""
+    bookings = {
+        f"{number}": {"card_id": "1234", "travel_date": "2026-03-01", "travel_from": "JFK",
+                      "travel_to": "LAX", "travel_class": "economy", "travel_cost": 300.0,
+                      "transaction_id": f"trans_{number}"}
+        for number in (3209320, 4105981, 5529123, 6671004)
+    }
+    state = SourcePool(class_sources("TravelAPI", {
+        "booking_record": bookings, "access_token": "481516",
+        "credit_card_list": {"1234": {"card_number": "4111111111111111"}},
+    }))
+    tool = registry.tool("cancel_booking")
 
-    _, remembered = _sample(registry, api_graph, scenarios[:80])
-    original = binding._REMEMBER_CHANCE
-    binding._REMEMBER_CHANCE = 0.0
-    try:
-        _, forgetful = _sample(registry, api_graph, scenarios[:80])
-    finally:
-        binding._REMEMBER_CHANCE = original
-    assert cohesion(remembered)["reuse_share"] > cohesion(forgetful)["reuse_share"]
+    def picks(memory: bool) -> int:
+        chosen = 0
+        for seed in range(40):
+            binder = ArgumentBinder(random.Random(seed), registry,
+                                    literals=registry.literal_domains())
+            if memory:
+                binder.remember(["5529123", "Rivermist"])
+            bound = binder.bind(tool, (), state, sourced=frozenset({"booking_id"}))
+            chosen += bound["booking_id"].value == "5529123"
+        return chosen
+
+    assert picks(memory=True) >= 32
+    assert picks(memory=False) <= 20
 
 
 def test_the_lineage_story_tells_the_goal_and_what_each_task_used(directed):
@@ -319,3 +335,22 @@ def test_a_tool_no_probe_made_succeed_is_never_a_target(registry, api_graph, dir
     planned = {task["planned"] or task["target"] for plan in plans for task in plan.goal["tasks"]}
     assert not never & planned
     assert not never & set(sampler.stats.target_failures)
+
+
+def test_zip_codes_are_looked_up_and_distances_measured(directed):
+    # The paper's own example: nobody knows a zip code, so the distance between two cities
+    # starts from their zip codes, and a trip's feasibility from that distance.
+    _, plans = directed
+    distances = feasibility = 0
+    for plan in plans:
+        for planned in plan.rounds:
+            for call in planned.executed_calls():
+                if call.tool == "estimate_distance":
+                    distances += 1
+                    assert all(a.provenance != "literal" for a in call.arguments), call.call
+                if call.tool == "estimate_drive_feasibility_by_mileage":
+                    feasibility += 1
+                    [distance] = call.arguments
+                    assert distance.provenance == "output", call.call
+                    assert distance.source.endswith(":distance")
+    assert distances >= 5 and feasibility >= 1

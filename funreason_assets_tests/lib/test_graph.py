@@ -41,6 +41,22 @@ def test_a_logged_out_history_is_an_error_and_its_ids_feed_the_order_tools(api_g
         assert "get_order_history" in api_graph.nodes[consumer]["data_sources"]["order_id"]
 
 
+def test_measured_values_flow_from_the_tool_that_measures_them(api_graph):
+    # Any price or distance makes the call succeed, so the evidence is the field named as
+    # the parameter and the call succeeding with that very value.
+    for producer, consumer, parameter in (
+        ("estimate_distance", "estimate_drive_feasibility_by_mileage", "distance"),
+        ("get_stock_info", "place_order", "price"),
+    ):
+        [evidence] = [e for e in api_graph.edges[producer, consumer]["evidence"]
+                      if e.get("measured")][:1]
+        assert evidence["output_field"] == parameter and evidence["parameter"] == parameter
+        assert f"{parameter}=" in evidence["consumer_call"]
+        assert producer in api_graph.nodes[consumer]["data_sources"][parameter]
+    # An amount of shares is the user's to decide, even where an order's result holds one.
+    assert "amount" not in api_graph.nodes["place_order"]["data_sources"]
+
+
 def test_every_edge_has_evidence_of_its_kind(api_graph):
     assert edges_without_evidence(api_graph) == []
     edge = api_graph.edges["message_login", "send_message"]
