@@ -65,7 +65,9 @@ _AUTH_TOOL = re.compile(r"login|logout|authenticat|sign_?in|sign_?out")
 _LOGOUT_TOOL = re.compile(r"logout|sign_?out")
 # Tools that undo what an earlier call made: never a follow-up of the round's own target (a
 # booking is not cancelled in the request that made it).
-_UNDO_TOOL = re.compile(r"^(cancel|delete|remove|close|rm|rmdir|unfollow|withdraw)(_|$)")
+_UNDO_TOOL = re.compile(
+    r"^(cancel|delete|remove|close|resolve|rm|rmdir|unfollow|withdraw)(_|$)"
+)
 # Their weight as a round's target, relative to other tools, and the weight of a target that
 # needs a login first, and nothing else or more.
 _AUTH_TARGET_WEIGHT = 0.1
@@ -79,6 +81,8 @@ _QUOTA_BOOST = 30.0
 _DEPTH_PRIOR = 2.0
 # Share of directed rounds whose target takes produced values from earlier outputs only.
 _PRODUCED_SHARE = 0.5
+# Failed rounds after which a tool no probe made succeed, and no round reached, is given up.
+_GIVE_UP_FAILURES = 3
 # Result texts of a failure that the tool reports as a plain value, not as an `error` field.
 _FAILURE_TEXT = re.compile(
     r"^error\b|\bnot found\b|\bno such\b|\bnot authenticated\b|\bnot logged in\b|"
@@ -384,8 +388,8 @@ class PlanSampler:
             )
         self.literals = literals
         self.stats = SamplerStats()
-        # Tools no probe made succeed (a weather service that always errors) are never
-        # targets: every round planned on one is lost, and its attempts cost the walk.
+        # Tools no probe made succeed: a weather service that always errors, but also tools
+        # the probe could not bind that a walk reaches (a mention of friends in a tweet).
         self.unreachable = frozenset(unreachable_tools(graph))
         # Validators' verdicts, shared by the dialogues' binders (a value's verdict for a
         # parameter never changes).
@@ -560,6 +564,19 @@ class PlanSampler:
             return _LOGIN_ONLY_WEIGHT
         return _LOGIN_GATED_WEIGHT
 
+    def given_up(self, tool: str) -> bool:
+        """A tool no probe made succeed whose rounds keep failing is no target any more.
+
+        Every round planned on it is lost and its attempts cost the walk; one the walk does
+        reach stays a target.
+        """
+        stats = self.stats
+        return (
+            tool in self.unreachable
+            and stats.target_failures.get(tool, 0) >= _GIVE_UP_FAILURES
+            and not stats.targets.get(tool, 0)
+        )
+
     def target_weight(self, tool: str, satisfied: frozenset[str]) -> float:
         """A tool's weight as a target: deep unmet chains up, often-targeted tools down.
 
@@ -645,7 +662,7 @@ class _DialogueWalk:
             persona=persona, verdicts=sampler.verdicts,
         )
         self.tools = [tool.name for tool in environment.tools]
-        self.targets = [tool for tool in self.tools if tool not in sampler.unreachable]
+        self.targets = [tool for tool in self.tools if not sampler.given_up(tool)]
         self.called: set[str] = set()
         self.outputs: list[tuple[int, str, Any]] = []
         self.output_pool = SourcePool()
@@ -954,6 +971,13 @@ class _DialogueWalk:
         # walk reaches it through them, as the graph's data-flow edges say. An earned round
         # takes them from this round's calls (and the open session's credentials) only.
         produced = earn or rng.random() < _PRODUCED_SHARE
+        # A target that undoes an entity (cancel, close, delete) acts on one that exists: made
+        # by an earlier round or found by a lookup, never made by this round to be undone.
+        undo = bool(_UNDO_TOOL.match(target))
+        makers = frozenset(
+            name for name in self.sampler.index.graph.predecessors(target)
+            if name not in self._read_only and not is_auth_tool(name)
+        ) if undo else frozenset()
         while len(calls) < config.max_calls:
             if reached:
                 if len(calls) >= budget or rng.random() < config.tail_stop_probability:
@@ -976,6 +1000,7 @@ class _DialogueWalk:
                 tool
                 for tool, hops in distances.items()
                 if hops > 0 and tool in self.environment.methods and uses.get(tool, 0) < 2
+                and tool not in makers
             ]
             rng.shuffle(candidates)
             # Looking an entity up comes before making a new one: the invoice of the booking
@@ -995,6 +1020,10 @@ class _DialogueWalk:
                 if not is_auth_tool(tool)
                 or (tool in requirements and self._login_needed(tool))
             ):
+                # No lookup finds the entity to undo: the one an earlier round made.
+                if undo and earn and self._use(target, round_index, calls, uses, True):
+                    reached = True
+                    continue
                 return None
         return calls if reached else None
 

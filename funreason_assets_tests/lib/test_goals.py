@@ -10,7 +10,7 @@ from funreason_assets.lib.dialogue_stats import cohesion, earlier_rounds_used
 from funreason_assets.lib.goals import GoalConfig, GoalPlanner, goal_reason
 from funreason_assets.lib.realizer.voice import _AFTER_EARLIER
 from funreason_assets.lib.records import Argument, ExecutedCall, PlannedRound
-from funreason_assets.lib.sampler import _UNDO_TOOL, PlanSampler, SamplerConfig
+from funreason_assets.lib.sampler import _UNDO_TOOL, PlanSampler, SamplerConfig, is_auth_tool
 from funreason_assets.lib.sampling import (
     COVERAGE_CHECK,
     PlanCheckSettings,
@@ -327,14 +327,27 @@ def test_the_post_target_tail_acts_on_what_its_round_made(directed):
     assert sum(tails.values()) >= 20 and len(tails) >= 5
 
 
-def test_a_tool_no_probe_made_succeed_is_never_a_target(registry, api_graph, directed):
+def test_a_tool_that_always_fails_is_given_up_and_one_the_walk_reaches_is_kept(
+    registry, api_graph, directed
+):
     sampler, plans = directed
     never = set(unreachable_tools(api_graph))
-    assert "get_outside_temperature_from_weather_com" in never
+    # The weather service always answers 404; the probe cannot bind a mention's usernames.
+    assert {"get_outside_temperature_from_weather_com", "mention"} <= never
     assert never <= sampler.unreachable
-    planned = {task["planned"] or task["target"] for plan in plans for task in plan.goal["tasks"]}
-    assert not never & planned
-    assert not never & set(sampler.stats.target_failures)
+    failures = sampler.stats.target_failures["get_outside_temperature_from_weather_com"]
+    assert 1 <= failures <= 4
+    assert sampler.given_up("get_outside_temperature_from_weather_com") == (failures >= 3)
+    assert not sampler.given_up("mention") and sampler.stats.targets["mention"] >= 1
+    fresh = PlanSampler(registry, api_graph, SamplerConfig())
+    fresh.stats.target_failures.update({"get_outside_temperature_from_weather_com": 3,
+                                        "mention": 5, "send_message": 9})
+    fresh.stats.targets["mention"] = 1
+    assert fresh.given_up("get_outside_temperature_from_weather_com")
+    assert not fresh.given_up("mention") and not fresh.given_up("send_message")
+    planned = Counter(
+        task["planned"] or task["target"] for plan in plans for task in plan.goal["tasks"])
+    assert planned["get_outside_temperature_from_weather_com"] <= 4
 
 
 def test_zip_codes_are_looked_up_and_distances_measured(directed):
@@ -354,3 +367,25 @@ def test_zip_codes_are_looked_up_and_distances_measured(directed):
                     assert distance.provenance == "output", call.call
                     assert distance.source.endswith(":distance")
     assert distances >= 5 and feasibility >= 1
+
+
+def test_nothing_is_made_in_a_round_only_to_be_undone_in_it(api_graph, directed):
+    # No booking made to be cancelled, no ticket opened to be closed, no folder made to be
+    # removed: an undo acts on what an earlier round made or a lookup found.
+    _, plans = directed
+    undone = 0
+    for plan in plans:
+        for planned in plan.rounds:
+            if not _UNDO_TOOL.match(planned.target):
+                continue
+            undone += 1
+            calls = [call for call in planned.calls if not call.injected_error]
+            position = next(i for i, c in enumerate(calls) if c.tool == planned.target)
+            makers = {
+                call.tool for call in calls[:position]
+                if api_graph.has_edge(call.tool, planned.target)
+                and api_graph.nodes[call.tool].get("read_only") is not True
+                and not is_auth_tool(call.tool)
+            }
+            assert not makers, (planned.target, [c.call for c in calls])
+    assert undone >= 30

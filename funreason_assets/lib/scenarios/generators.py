@@ -154,7 +154,14 @@ def gorilla_file_system(rng: random.Random, persona: Persona) -> dict[str, Any]:
     first = ascii_slug(persona.first_name)
     top = rng.choice((first, f"{first}_workspace", persona.project, f"{persona.project}_{first}"))
     tree = _directory(rng, rng.randint(1, 3), persona, top=True)
+    if rng.random() < _EMPTY_FOLDER_SHARE:
+        # A folder left empty (what `rmdir` removes; BFCL's own workspaces have them).
+        tree.setdefault(rng.choice(_EMPTY_FOLDERS), {"type": "directory", "contents": {}})
     return {"root": {top: {"type": "directory", "contents": tree}}}
+
+
+_EMPTY_FOLDER_SHARE = 0.5
+_EMPTY_FOLDERS = ("old_drafts", "unused", "scratch", "to_sort", "tmp")
 
 
 def message_api(rng: random.Random, persona: Persona) -> dict[str, Any]:
@@ -524,7 +531,9 @@ def _withhold_files(config: dict[str, Any], rng: random.Random) -> None:
     # The workspace's own files are filed away in its folders: a file must be found and its
     # folder entered before it can be read, copied or moved.
     workspace = next(iter(config["root"].values()))["contents"]
-    folders = [name for name, item in workspace.items() if item["type"] == "directory"]
+    folders = [
+        name for name, item in workspace.items() if item["type"] == "directory" and item["contents"]
+    ]
     if not folders:
         return
     for name in [name for name, item in workspace.items() if item["type"] == "file"]:
