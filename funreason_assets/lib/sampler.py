@@ -978,6 +978,8 @@ class _DialogueWalk:
             name for name in self.sampler.index.graph.predecessors(target)
             if name not in self._read_only and not is_auth_tool(name)
         ) if undo else frozenset()
+        sources = self.sampler.index.graph.nodes[target].get("data_sources", {})
+        lacking: str | None = None  # the value the target could not bind at its last try
         while len(calls) < config.max_calls:
             if reached:
                 if len(calls) >= budget or rng.random() < config.tail_stop_probability:
@@ -986,12 +988,17 @@ class _DialogueWalk:
                     break
                 continue
             # Eq. 1 is state-aware: with prerequisites not yet called the state may still
-            # satisfy them, and only the call itself can tell, so the target is tried first.
-            outputs = SourcePool([*self.round_sources, *self.credentials]) if earn else None
-            self.unbound = None
-            if self._use(target, round_index, calls, uses, produced, outputs):
-                reached = True
-                continue
+            # satisfy them, and only the call itself can tell, so the target is tried first;
+            # not again, though, while it lacks a value the calls since made none of.
+            if lacking is None or calls[-1].tool in sources.get(lacking, ()):
+                outputs = SourcePool([*self.round_sources, *self.credentials]) if earn else None
+                self.unbound = None
+                if self._use(target, round_index, calls, uses, produced, outputs):
+                    reached = True
+                    continue
+                lacking = self.unbound
+            else:
+                self.unbound = lacking
             # Eq. 2: the legal tool nearest to the target (random tie-break), the tools that
             # make what the target lacks (a value it could not bind, an unmet prerequisite)
             # and what those lack first.
