@@ -282,6 +282,7 @@ def unreachable_tools(graph: nx.DiGraph) -> list[str]:
     )
 
 
+@functools.cache
 def is_auth_tool(tool: str) -> bool:
     """Whether a tool logs in, logs out or authenticates (not a login-status query)."""
     return bool(_AUTH_TOOL.search(tool.lower())) and "status" not in tool.lower()
