@@ -22,7 +22,7 @@ from funreason_assets.lib.realizer.intents import Intent
 from funreason_assets.lib.realizer.query import QueryRequest, realize_query
 from funreason_assets.lib.realizer.reply import compose_reply
 
-PHRASING_VERSION = "phrasing/2"
+PHRASING_VERSION = "phrasing/3"
 
 _TOOL_DESCRIPTION = re.compile(r"Tool description:\s*(.*)", re.DOTALL)
 

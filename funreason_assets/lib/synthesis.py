@@ -201,6 +201,22 @@ def _keys_of(value: Any) -> set[str]:
     return set()
 
 
+def _without_counters(value: Any) -> Any:
+    """A state without its id counters (`ticket_counter`, `order_counter`).
+
+    A counter holds the id the next entity will get: the user cannot know it, so an id a call
+    makes is produced even where it equals a counter's value.
+    """
+    if isinstance(value, dict):
+        return {
+            key: _without_counters(item) for key, item in value.items()
+            if not str(key).endswith("counter")
+        }
+    if isinstance(value, list | tuple):
+        return [_without_counters(item) for item in value]
+    return value
+
+
 def produced_values(plan: DialoguePlan, planned: PlannedRound) -> list[Any]:
     """Values only tools produced.
 
@@ -208,7 +224,8 @@ def produced_values(plan: DialoguePlan, planned: PlannedRound) -> list[Any]:
     initial state (its values and its keys: a file's name is a key of its folder, and the user
     knows their own files) and from every statable input of the round.
     """
-    visible = _strings_of(plan.initial_config) | _keys_of(plan.initial_config)
+    known = _without_counters(plan.initial_config)
+    visible = _strings_of(known) | _keys_of(known)
     free: set[str] = set()
     passed: list[Any] = []
     for earlier in plan.rounds[: planned.index + 1]:

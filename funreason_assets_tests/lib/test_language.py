@@ -2,6 +2,7 @@
 replies, inferable values in the query rules, the language checks, and the judge over HTTP."""
 
 import random
+import re
 
 import pytest
 
@@ -16,6 +17,7 @@ from funreason_assets.lib.realizer.intents import INTENTS
 from funreason_assets.lib.realizer.query import intent_of
 from funreason_assets.lib.realizer.reply import compose_reply
 from funreason_assets.lib.realizer.results import error_of
+from funreason_assets.lib.realizer.templates import tidy
 from funreason_assets.lib.reasoning import ChainConfig, assemble_dialogue, run_chains
 from funreason_assets.lib.roles.dispatch import RoleSet
 from funreason_assets.lib.sampler import PlanSampler, SamplerConfig
@@ -60,6 +62,22 @@ def offline(registry, api_graph):
 
 
 # ---------------------------------------------------------------------- the realizer's figures
+
+
+def test_references_fill_their_slots_without_broken_seams(offline):
+    # A slot filled with a reference ("the folder from before") inside a template's own
+    # words ("remove the {dir_name} directory") must not read "the the ... directory".
+    assert tidy("remove the the folder from before directory") == "remove the folder from before"
+    assert tidy("Pull the account from before's timeline") == "Pull that account's timeline"
+    assert tidy("move the report file to the drafts folder") == (
+        "move the report file to the drafts folder")
+    _, queries, _, _ = offline
+    broken = re.compile(
+        r"\b(?:the|a|an) (?:the|that|my|your)\b|from before's|again's|with's|mentioned's|"
+        r"\b(?:folder|directory) (?:folder|directory)\b", re.IGNORECASE)
+    texts = [q.query for q in queries] + [q.follow_up or "" for q in queries]
+    assert len(texts) >= 300
+    assert [text for text in texts if broken.search(text)] == []
 
 
 def test_every_bfcl_tool_has_an_intent(registry):

@@ -1,5 +1,7 @@
 """Checks of Phases II and III: each passes on scripted output and fails on a broken record."""
 
+import re
+
 import pytest
 
 from funreason_assets.lib import prompts
@@ -290,3 +292,29 @@ def test_every_failure_kind_has_a_scripted_critique_and_a_valid_reply(registry):
     replies = ScriptedRoles(registry).critique(tasks)
     assert [reply.value.failure_kind for reply in replies] == list(FAILURE_KINDS)
     assert all(isinstance(reply.value, prompts.Critique) for reply in replies)
+
+
+def test_an_id_a_call_makes_is_produced_even_where_a_counter_holds_it(registry, api_graph):
+    # A new ticket's id is the state's `ticket_counter`: the user cannot know it, so a query
+    # may not state it and the realizer describes it ("the new ticket") instead.
+    plans = sample_plans(registry, api_graph, "shard-counters", 120)
+    made = 0
+    queries = {q.query_id: q for q in build_queries(
+        plans, registry, RoleSet(ModelSettings(), registry, slip_rate=0.0, seed=3)).value}
+    for plan in plans:
+        counters = {
+            value for state in plan.initial_config.values()
+            for key, value in state.items() if key.endswith("counter")
+        }
+        for planned in plan.rounds:
+            for call in planned.executed_calls():
+                for argument in call.arguments:
+                    if argument.provenance == "output" and argument.value in counters:
+                        made += 1
+                        assert argument.value in produced_values(plan, planned), call.call
+    assert made >= 3
+    for query in queries.values():
+        plan = next(p for p in plans if p.plan_id == query.plan_id)
+        planned = plan.rounds[query.round_index]
+        for value in produced_values(plan, planned):
+            assert not re.search(rf"\b{re.escape(str(value))}\b", query.query), query.query

@@ -41,10 +41,12 @@ _ID_TYPES = {"ticket_id", "booking_id", "order_id", "tweet_id", "card_id", "insu
              "user_id"}
 # A value a call of this round makes, referred to by what it is.
 _FRESH = {
-    "ticket_id": ("the new ticket", "that ticket"),
-    "booking_id": ("the new booking", "that booking", "the flight I'm booking"),
-    "order_id": ("that order", "the order"),
-    "tweet_id": ("the new tweet", "that tweet"),
+    "ticket_id": ("the new ticket", "that ticket", "the ticket I'm opening",
+                  "my new ticket", "the freshly filed ticket"),
+    "booking_id": ("the new booking", "that booking", "the flight I'm booking",
+                   "this new reservation", "the trip I'm booking"),
+    "order_id": ("that order", "the order", "the order you place", "my new order"),
+    "tweet_id": ("the new tweet", "that tweet", "the post I'm putting up", "my new post"),
     "card_id": ("my card", "the card on file", "the card I just added", "that card",
                 "my registered card"),
     "insurance_id": ("the insurance", "that policy"),
@@ -58,7 +60,8 @@ _FRESH = {
     "zipcode": ("its zip code",),
 }
 # A value an earlier turn produced or stated, referred to by what it is.
-_EARLIER = ("that {noun}", "the same {noun}", "the {noun} from before", "that {noun} again")
+_EARLIER = ("that {noun}", "the same {noun}", "the {noun} from before", "that {noun} again",
+            "the {noun} we just dealt with", "the {noun} I mentioned", "that very {noun}")
 # Producers whose inputs name what they return: the consumer says the input instead.
 _NAMED_BY_INPUT = {
     "get_user_id": "{user}",

@@ -48,7 +48,27 @@ def fill(template: str, texts: Mapping[str, str], flags: Mapping[str, Any]) -> s
     filled = _SLOT.sub(slot, expanded)
     if missing:
         return None
-    return re.sub(r"\s+", " ", filled).strip()
+    return tidy(re.sub(r"\s+", " ", filled).strip())
+
+
+# A template's own words around a slot whose text is a reference ("the {dir_name} directory"
+# with "the folder from before"): one determiner, one noun, and a possessive on the noun
+# (the references are `query._EARLIER`'s).
+_REPAIRS = (
+    (re.compile(r"\b(?:the|a|an) (the|that|this|my|your|its|those|these|them)\b"), r"\1"),
+    (re.compile(r"\b(folder|directory)((?: from before| again)?) (?:folder|directory)\b"),
+     r"\1\2"),
+    (re.compile(r"\b(?:the|that) (\w+) (?:from before|we just dealt with|I mentioned)'s\b"),
+     r"that \1's"),
+    (re.compile(r"\b(that|the same) (\w+) again's\b"), r"\1 \2's"),
+)
+
+
+def tidy(text: str) -> str:
+    """A filled template with the seams of its references repaired."""
+    for pattern, replacement in _REPAIRS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def capitalize(text: str) -> str:
