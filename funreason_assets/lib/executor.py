@@ -41,6 +41,8 @@ MAX_RESULT_ITEMS = 10_000
 MAX_RESULT_DEPTH = 32
 MAX_RESULT_CHARS = 1_000_000
 _INT_LIMIT = 10**MAX_RESULT_INT_DIGITS
+# Exact scalar types a result holds inline (bool is its own type here, not an int subclass).
+_PLAIN_NUMBERS = frozenset({int, float})
 
 Status = Literal["ok", "tool_error", "rejected", "exception", "timeout"]
 
@@ -471,6 +473,19 @@ def _bounded(value: Any, depth: int, budget: list[int]) -> Any:
             if position >= MAX_RESULT_ITEMS or budget[0] <= 0:
                 items.append(f"... [{len(value) - position} more items cut]")
                 break
+            # Short strings and plain numbers, the bulk of a listing, inline: as `_bounded`
+            # would take them, without a call each.
+            kind = type(item)
+            if kind is str and len(item) <= MAX_RESULT_STRING:
+                budget[0] -= len(item) + 2
+                if budget[0] >= 0:
+                    items.append(item)
+                    continue
+                budget[0] += len(item) + 2
+            elif kind in _PLAIN_NUMBERS and -_INT_LIMIT < item < _INT_LIMIT:
+                budget[0] -= 8
+                items.append(item)
+                continue
             items.append(_bounded(item, depth + 1, budget))
         return items
     if isinstance(value, dict):
@@ -479,7 +494,20 @@ def _bounded(value: Any, depth: int, budget: list[int]) -> Any:
             if position >= MAX_RESULT_ITEMS or budget[0] <= 0:
                 entries["..."] = f"[{len(value) - position} more keys cut]"
                 break
-            entries[_bounded(str(key), depth + 1, budget)] = _bounded(item, depth + 1, budget)
+            # The value is bounded before its key (the order of `entries[k] = v`), so the
+            # budget is spent in the same order as always.
+            kind = type(item)
+            if kind is str and len(item) <= MAX_RESULT_STRING and budget[0] >= len(item) + 2:
+                budget[0] -= len(item) + 2
+            elif kind in _PLAIN_NUMBERS and -_INT_LIMIT < item < _INT_LIMIT:
+                budget[0] -= 8
+            else:
+                item = _bounded(item, depth + 1, budget)
+            if type(key) is str and len(key) <= MAX_RESULT_STRING and budget[0] >= len(key) + 2:
+                budget[0] -= len(key) + 2
+            else:
+                key = _bounded(str(key), depth + 1, budget)
+            entries[key] = item
         return entries
     # `to_jsonable` leaves only the kinds above; anything else is shown as text.
     return _bounded(str(value), depth, budget)

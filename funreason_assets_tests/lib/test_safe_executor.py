@@ -129,3 +129,19 @@ def test_parse_errors_are_typed():
         parse_calls("add(a=1) + add(a=2)")
     with pytest.raises(CallParseError):
         parse_calls("x" * 200_000)
+
+
+def test_a_result_is_cut_in_the_same_order_the_budget_is_spent(monkeypatch):
+    # A value is bounded before its key, listing items in order; what is cut, and where, is
+    # part of the recorded ground truth, so it never changes with how the walk is written.
+    import funreason_assets.lib.executor as executor
+
+    monkeypatch.setattr(executor, "MAX_RESULT_CHARS", 40)
+    value = {"alpha": "x" * 20, "beta": "y" * 20, "gamma": [1, "zzzz"], "delta": {"k": 2}}
+    assert executor.bounded_output(value) == {
+        "alpha": "x" * 20,
+        "... [4 more characters cut]": "yyyyyyyyy... [11 more characters cut]",
+        "...": "[2 more keys cut]",
+    }
+    assert executor.bounded_output(["a" * 10, 5, 2.5, "b" * 30, "c"]) == [
+        "a" * 10, 5, 2.5, "bbbbbbbbbb... [20 more characters cut]", "... [1 more items cut]"]
