@@ -666,6 +666,8 @@ class _DialogueWalk:
         self.targets = [tool for tool in self.tools if not sampler.given_up(tool)]
         self.called: set[str] = set()
         self.outputs: list[tuple[int, str, Any]] = []
+        # Each output's number, never reused (outputs of pruned lookups leave gaps).
+        self._next_output = 0
         self.output_pool = SourcePool()
         # This round's outputs, and the session credentials of any round: what an earned
         # target takes its produced values from.
@@ -817,7 +819,8 @@ class _DialogueWalk:
                 else:
                     self._forget(class_name)
                 continue
-            global_index = len(self.outputs)
+            global_index = self._next_output
+            self._next_output += 1
             position = f"{round_index}.{len(calls)}"
             self.positions[global_index] = position
             calls.append(
@@ -936,6 +939,8 @@ class _DialogueWalk:
                 last = attempt == config.target_retries - 1
                 calls = self._directed_round(round_index, target, earn and not last)
             if calls and target is not None:
+                if directed:
+                    calls = self._prune(round_index, target, calls, saved)
                 planned = self._finish_round(round_index, target, calls)
                 self.rounds.append(planned)
                 if goal is not None:
@@ -1034,6 +1039,69 @@ class _DialogueWalk:
                     continue
                 return None
         return calls if reached else None
+
+    def _prune(
+        self, round_index: int, target: str, calls: list[ExecutedCall], saved: tuple[Any, ...]
+    ) -> list[ExecutedCall]:
+        """The round without the lookups nothing in it used.
+
+        A step toward a target that could not bind may look things up that the target then
+        did not take (the airports listed before the nearest one was asked for): a person
+        would not ask for them, so the query would have to. A read-only call changes no state,
+        so dropping it leaves every later result and state as recorded. Kept: the target and
+        its tail, every call that changes state or opens a session, and every call whose
+        output a kept call took.
+        """
+        read_only = self._read_only
+        position = next(i for i, call in enumerate(calls) if call.tool == target)
+        keep = set(range(position, len(calls))) | {
+            i for i, call in enumerate(calls[:position])
+            if call.tool not in read_only or is_auth_tool(call.tool)
+        }
+        prefix = f"{round_index}."
+        pending = sorted(keep)
+        while pending:
+            for argument in calls[pending.pop()].arguments:
+                if argument.provenance == "output" and argument.source.startswith(prefix):
+                    index = int(argument.source.split(":", 1)[0].split(".")[1])
+                    if index not in keep:
+                        keep.add(index)
+                        pending.append(index)
+        if len(keep) == len(calls):
+            return calls
+        renumber = {old: new for new, old in enumerate(sorted(keep))}
+
+        def moved(source: str) -> str:
+            place, _, path = source.partition(":")
+            return f"{prefix}{renumber[int(place.split('.')[1])]}:{path}"
+
+        kept = [
+            calls[old].model_copy(update={
+                "index": renumber[old],
+                "arguments": [
+                    argument.model_copy(update={"source": moved(argument.source)})
+                    if argument.provenance == "output" and argument.source.startswith(prefix)
+                    else argument
+                    for argument in calls[old].arguments
+                ],
+            })
+            for old in sorted(keep)
+        ]
+        # The walk's record of outputs: the pruned calls' go, the kept ones are renumbered.
+        start = len(saved[1])
+        outputs = list(self.outputs[:start])
+        for entry in self.outputs[start:]:
+            old = int(self.positions[entry[0]].split(".")[1])
+            if old in keep:
+                self.positions[entry[0]] = f"{prefix}{renumber[old]}"
+                outputs.append(entry)
+            else:
+                del self.positions[entry[0]]
+        self.outputs = outputs
+        self.output_pool = saved[2].copy()
+        self.output_pool.extend(output_sources(outputs[start:]))
+        self.called = set(saved[0]) | {call.tool for call in kept}
+        return kept
 
     def _follow_up(
         self, target: str, round_index: int, calls: list[ExecutedCall], uses: Counter[str]

@@ -389,3 +389,36 @@ def test_nothing_is_made_in_a_round_only_to_be_undone_in_it(api_graph, directed)
             }
             assert not makers, (planned.target, [c.call for c in calls])
     assert undone >= 30
+
+
+def test_a_round_holds_no_lookup_nothing_in_it_used(api_graph, directed):
+    # A step toward a target may look up what the target then did not take: such a lookup
+    # is dropped (it changed no state), so a query never has to ask for it.
+    _, plans = directed
+    kept_lookups = 0
+    for plan in plans:
+        for planned in plan.rounds:
+            calls = [call for call in planned.calls if not call.injected_error]
+            assert [call.index for call in calls] == list(range(len(calls)))
+            position = next(i for i, c in enumerate(calls) if c.tool == planned.target)
+            used = {
+                int(argument.source.split(":", 1)[0].split(".")[1])
+                for call in calls for argument in call.arguments
+                if argument.provenance == "output"
+                and argument.source.startswith(f"{planned.index}.")
+            }
+            for index, call in enumerate(calls[:position]):
+                if api_graph.nodes[call.tool].get("read_only") is True and not is_auth_tool(
+                    call.tool
+                ):
+                    assert index in used, (planned.target, [c.call for c in calls])
+                    kept_lookups += 1
+    assert kept_lookups >= 50
+    assert not replay_problems_of(plans)
+
+
+def replay_problems_of(plans) -> list[str]:
+    from funreason_assets.lib.registry import ToolRegistry
+
+    registry = ToolRegistry.builtin()
+    return [plan.plan_id for plan in plans if replay_problems(registry, plan)]
