@@ -18,6 +18,7 @@ from funreason_assets.lib.realizer.query import intent_of
 from funreason_assets.lib.realizer.reply import compose_reply
 from funreason_assets.lib.realizer.results import error_of
 from funreason_assets.lib.realizer.templates import tidy
+from funreason_assets.lib.realizer.voice import _as_user_said
 from funreason_assets.lib.reasoning import ChainConfig, assemble_dialogue, run_chains
 from funreason_assets.lib.roles.dispatch import RoleSet
 from funreason_assets.lib.sampler import PlanSampler, SamplerConfig
@@ -69,12 +70,13 @@ def test_references_fill_their_slots_without_broken_seams(offline):
     # words ("remove the {dir_name} directory") must not read "the the ... directory".
     assert tidy("remove the the folder from before directory") == "remove the folder from before"
     assert tidy("Pull the account from before's timeline") == "Pull that account's timeline"
+    assert _as_user_said("signed you in to travel") == "signed me in to travel"
     assert tidy("move the report file to the drafts folder") == (
         "move the report file to the drafts folder")
     _, queries, _, _ = offline
     broken = re.compile(
         r"\b(?:the|a|an) (?:the|that|my|your)\b|from before's|again's|with's|mentioned's|"
-        r"\b(?:folder|directory) (?:folder|directory)\b", re.IGNORECASE)
+        r"\b(?:folder|directory) (?:folder|directory)\b|\byou \w+ you\b", re.IGNORECASE)
     texts = [q.query for q in queries] + [q.follow_up or "" for q in queries]
     assert len(texts) >= 300
     assert [text for text in texts if broken.search(text)] == []

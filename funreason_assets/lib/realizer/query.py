@@ -41,12 +41,11 @@ _ID_TYPES = {"ticket_id", "booking_id", "order_id", "tweet_id", "card_id", "insu
              "user_id"}
 # A value a call of this round makes, referred to by what it is.
 _FRESH = {
-    "ticket_id": ("the new ticket", "that ticket", "the ticket I'm opening",
-                  "my new ticket", "the freshly filed ticket"),
+    "ticket_id": ("the new ticket", "that ticket", "the ticket in question", "this ticket"),
     "booking_id": ("the new booking", "that booking", "the flight I'm booking",
-                   "this new reservation", "the trip I'm booking"),
-    "order_id": ("that order", "the order", "the order you place", "my new order"),
-    "tweet_id": ("the new tweet", "that tweet", "the post I'm putting up", "my new post"),
+                   "that reservation", "the booking in question"),
+    "order_id": ("that order", "the order", "the order in question", "this order"),
+    "tweet_id": ("the new tweet", "that tweet", "that post", "the tweet in question"),
     "card_id": ("my card", "the card on file", "the card I just added", "that card",
                 "my registered card"),
     "insurance_id": ("the insurance", "that policy"),

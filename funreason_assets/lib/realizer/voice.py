@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -196,10 +197,19 @@ def closer(voice: Voice, rng: random.Random) -> str:
     return rng.choice(_CLOSERS[voice.name])
 
 
+def _as_user_said(did: str) -> str:
+    """An outcome the assistant words for the user ("signed you in") as the user says it."""
+    return _YOU.sub(lambda match: _ME[match.group(0).lower()], did)
+
+
+_YOU = re.compile(r"\b(?:you|your|yours)\b", re.IGNORECASE)
+_ME = {"you": "me", "your": "my", "yours": "mine"}
+
+
 def continuation(voice: Voice, rng: random.Random, earlier_did: str = "") -> str:
     """How a later turn begins; sometimes it refers to what was just done."""
     if earlier_did and rng.random() < 0.3:
-        return rng.choice(_AFTER_EARLIER).format(did=earlier_did)
+        return rng.choice(_AFTER_EARLIER).format(did=_as_user_said(earlier_did))
     return rng.choice(_CONTINUATIONS[voice.name])
 
 
