@@ -14,10 +14,13 @@ export GX_ANALYTICS_ENABLED := false
 
 .PHONY: setup browser services run test ui bench lint
 
+# Bytecode is compiled once here (uv does not by default; pip does): every process the pipeline
+# starts (shard workers, run workers, the daemon, bfcl-eval's checker) would otherwise compile
+# its libraries again, seconds each where Python may not write bytecode caches.
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
 		|| python3 -m pip install --quiet "uv==$(UV_VERSION)"
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 
 run: setup
 	$(UV) run python -m funreason_assets.cli run

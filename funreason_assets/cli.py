@@ -34,6 +34,7 @@ import dagster as dg
 from funreason_assets.lib.llm.budget import RUN_GROUP_TAG
 from funreason_assets.lib.packs import PackConfigError
 from funreason_assets.lib.paths import SettingsError
+from funreason_assets.preload import preload
 
 logger = logging.getLogger("funreason_assets")
 
@@ -280,6 +281,10 @@ def _run_shards_concurrently(
         futures: dict[Future, _PlannedRun] = {
             pool.submit(_worker_execute, ref, first, group): first
         }
+        # The workers exist now. This process is idle until the export run, which imports
+        # libraries the shard runs need little of (Great Expectations, datasketch): it loads
+        # them while the workers run, not after them (nor before they start).
+        preload(definitions)
         while shared and not _shared_assets_done(instance, first.run_id, shared):
             finished, _ = wait(list(futures), timeout=0.5)
             if finished:

@@ -13,6 +13,7 @@ import copy
 import importlib
 import json
 import os
+import pickle
 import pkgutil
 import subprocess
 import sys
@@ -34,7 +35,8 @@ class _ModuleState:
 
     def __init__(self) -> None:
         package = importlib.import_module("bfcl_eval.eval_checker.multi_turn_eval.func_source_code")
-        self.saved: list[tuple[Any, str, Any]] = []
+        # (module, name, saved copy, its pickle or None when it cannot be pickled)
+        self.saved: list[tuple[Any, str, Any, bytes | None]] = []
         for info in pkgutil.iter_modules(package.__path__):
             try:
                 module = importlib.import_module(f"{package.__name__}.{info.name}")
@@ -42,12 +44,28 @@ class _ModuleState:
                 continue  # the memory backends need packages the multi-turn classes do not
             for name, value in vars(module).items():
                 if not name.startswith("__") and isinstance(value, dict | list | set):
-                    self.saved.append((module, name, copy.deepcopy(value)))
+                    saved = copy.deepcopy(value)
+                    self.saved.append((module, name, saved, _pickled(saved)))
 
     def restore(self) -> None:
-        """Put back a fresh copy of every saved value."""
-        for module, name, value in self.saved:
-            setattr(module, name, copy.deepcopy(value))
+        """Put back a fresh copy of every saved value that an item changed.
+
+        A value whose pickle equals the saved one's (same types, order and inner sharing) is
+        the import-time value still, and is left in place: copying every value before every
+        item took most of the replay's time, though few items touch them.
+        """
+        for module, name, value, pickled in self.saved:
+            current = getattr(module, name, None)
+            if pickled is None or current is None or _pickled(current) != pickled:
+                setattr(module, name, copy.deepcopy(value))
+
+
+def _pickled(value: Any) -> bytes | None:
+    """The value's pickle, or None when some part of it cannot be pickled."""
+    try:
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # a function or handle inside: always restored
+        return None
 
 
 def check_folder(folder: Path) -> dict[str, Any]:

@@ -10,9 +10,11 @@ Filters, in order, each counted per rule (`CURATION_RULES`):
 4. exact duplicates: the same calls and arguments as an earlier dialogue;
 5. near duplicates of the queries: MinHash LSH (datasketch) over word shingles of the user
    turns, Jaccard threshold from config;
-6. bfcl-eval's own checker: the kept dialogues' BFCL entries are replayed once, here, and the
-   ones it rejects on their own ground truth are dropped. Each kept dialogue remembers the
-   digest of the entry the checker accepted, which the BFCL export checks its files against.
+6. bfcl-eval's own checker: the BFCL entries are replayed once, here, and the kept dialogues
+   it rejects on their own ground truth are dropped. Each kept dialogue remembers the digest
+   of the entry the checker accepted, which the BFCL export checks its files against. The
+   checker (a child process) replays every verified dialogue while the filters above run in
+   this one: a verdict and a digest do not depend on which other entries were replayed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -285,14 +288,20 @@ def curate_dialogues(
     checker: Checker = run_checker,
     progress: Callable[[int, int], None] | None = None,
 ) -> PhaseResult[list[VerifiedDialogue]]:
-    """Every filter, then bfcl-eval's replay; kept dialogues carry their accepted entry digest.
+    """Every filter and bfcl-eval's replay; kept dialogues carry their accepted entry digest.
 
     bfcl-eval's checker is the authority on what it can replay: items it rejects on their own
     ground truth are dropped here and counted, so the export can demand that every item it
-    writes is one the checker accepted.
+    writes is one the checker accepted. It replays every verified dialogue, in a thread that
+    waits on its child process, while the filters run; what it made of the dialogues the
+    filters dropped is not used.
     """
-    result = curate(dialogues, config, BfclTestIndex.load(), progress)
-    replay = replay_in_bfcl(result.kept, registry, checker)
+    with ThreadPoolExecutor(max_workers=1) as background:
+        replaying = background.submit(replay_in_bfcl, dialogues, registry, checker)
+        result = curate(dialogues, config, BfclTestIndex.load(), progress)
+        replay = replaying.result()
+    filtered = {d.dialogue_id for d in result.kept}
+    rejected = sorted(set(replay.rejected) & filtered)
     kept = [
         d.model_copy(update={"bfcl_entry_digest": replay.accepted.get(d.dialogue_id)})
         for d in result.kept
@@ -304,10 +313,10 @@ def curate_dialogues(
         verdicts=[judge_curated(kept, config, allowed_variants)],
         metrics={
             "verified_dialogues": len(dialogues),
-            "drops_per_rule": {**result.counts(), CHECKER_REJECTS: len(replay.rejected)},
-            "rejected_by_bfcl_checker": sorted(replay.rejected)[:20],
+            "drops_per_rule": {**result.counts(), CHECKER_REJECTS: len(rejected)},
+            "rejected_by_bfcl_checker": rejected[:20],
             # Kept for training; BFCL's format cannot express them (see bfcl_entries).
-            "not_expressible_in_bfcl": len(replay.unexpressible),
+            "not_expressible_in_bfcl": len(filtered.intersection(replay.unexpressible)),
             "categories": dict(Counter(dialogue_category(d) for d in kept)),
             "turn_variants": dict(Counter(turn.variant for d in kept for turn in d.turns)),
         },

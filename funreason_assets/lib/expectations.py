@@ -1,7 +1,8 @@
 """Great Expectations suites for the pipeline's tabular records.
 
-Great Expectations takes seconds to import, so it is imported here, lazily, when a check runs:
-never when the definitions load.
+Great Expectations takes seconds to import, so it is imported here, lazily, when a check runs
+(or when a process that forks workers preloads it: `funreason_assets.preload`), never when the
+definitions load.
 """
 
 from __future__ import annotations
@@ -80,6 +81,11 @@ def _context() -> Any:
                 globally=False, metric_calculations=False
             )
         return _CONTEXT
+
+
+def load_great_expectations() -> None:
+    """Import Great Expectations and create its context now, rather than at the first check."""
+    _context()
 
 
 def validate_frame(

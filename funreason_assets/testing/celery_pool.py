@@ -266,8 +266,9 @@ class LocalPool:
             self._start(name, [
                 _tool("dagster-celery"), "worker", "start",
                 "-A", "dagster_celery.app", "-y", str(DEPLOY / "worker.yaml"), "-n", name,
-                # Imported once before the pool process forks, not again for every run.
-                "-i", "funreason_assets.definitions",
+                # Loads the code location before the pool process forks (worker_init), so no
+                # run loads it again.
+                "-i", "funreason_assets.celery_worker",
                 "--", "--concurrency=1", "--without-gossip", "--without-mingle",
             ], cwd=folder, env=env)
             self.worker_names.append(f"{name}@{socket.gethostname()}")
@@ -283,7 +284,9 @@ class LocalPool:
             replies = app.control.ping(timeout=1.0)
             return expected <= {name for reply in replies for name in reply}
 
-        _wait_for(f"{count} celery workers", answering, 120)
+        # Each worker answers once it has preloaded the code location: several at once on a
+        # small machine take a while.
+        _wait_for(f"{count} celery workers", answering, 300)
 
     def start_daemon(self, workspace: Path) -> None:
         """The Dagster daemon: backfills, run monitoring and run retries."""
@@ -462,6 +465,10 @@ def run_pool(root: Path, env: Mapping[str, str], workers: int,
             "DAGSTER_PG_HOST": HOST, "DAGSTER_PG_PORT": str(pg_port),
             "DAGSTER_PG_USER": PG_USER, "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": PG_DB,
         })
+        # The first instance on a new database creates its tables. One process does it here:
+        # workers and the code server that start together would race to create them.
+        with pool.instance():
+            pass
         code_server = pool.start_code_server()
         if workers:
             pool.start_workers(workers)
