@@ -391,7 +391,7 @@ def test_nothing_is_made_in_a_round_only_to_be_undone_in_it(api_graph, directed)
     assert undone >= 30
 
 
-def test_a_round_holds_no_lookup_nothing_in_it_used(api_graph, directed):
+def test_a_round_holds_no_lookup_nothing_in_it_used(registry, api_graph, directed):
     # A step toward a target may look up what the target then did not take: such a lookup
     # is dropped (it changed no state), so a query never has to ask for it.
     _, plans = directed
@@ -414,11 +414,5 @@ def test_a_round_holds_no_lookup_nothing_in_it_used(api_graph, directed):
                     assert index in used, (planned.target, [c.call for c in calls])
                     kept_lookups += 1
     assert kept_lookups >= 50
-    assert not replay_problems_of(plans)
+    assert not [plan.plan_id for plan in plans if replay_problems(registry, plan)]
 
-
-def replay_problems_of(plans) -> list[str]:
-    from funreason_assets.lib.registry import ToolRegistry
-
-    registry = ToolRegistry.builtin()
-    return [plan.plan_id for plan in plans if replay_problems(registry, plan)]
